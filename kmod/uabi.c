@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Size-versioned structs between userspace and the module.
+ *
+ * Every ioctl struct may grow by appending fields. The caller's size comes
+ * from _IOC_SIZE() of the command; the rules (also in the uapi header) are
+ * those of copy_struct_from_user(): a shorter struct is zero-extended, a
+ * longer one is accepted only if its extra bytes are zero (-E2BIG
+ * otherwise). On the way out only the bytes both sides know are written.
+ */
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "ipcchan.h"
+
+/**
+ * ipcchan_copy_struct_in() - copy a size-versioned struct from userspace
+ * @dst:   kernel struct, @ksize bytes
+ * @ksize: the kernel's size of the struct
+ * @src:   user pointer
+ * @usize: the caller's size of the struct
+ *
+ * Context: process context, may fault.
+ * Return: 0, -EFAULT, or -E2BIG if the caller's struct is longer and its
+ * extra bytes are not all zero.
+ */
+int ipcchan_copy_struct_in(void *dst, size_t ksize,
+			   const void __user *src, size_t usize)
+{
+	return copy_struct_from_user(dst, ksize, src, usize);
+}
+
+/**
+ * ipcchan_copy_struct_out() - copy a size-versioned struct to userspace
+ * @dst:   user pointer
+ * @usize: the caller's size of the struct
+ * @src:   kernel struct, fully initialised, @ksize bytes
+ * @ksize: the kernel's size of the struct
+ *
+ * Writes min(@usize, @ksize) bytes. Bytes past @ksize in a newer caller's
+ * struct were checked to be zero on the way in and are left alone.
+ *
+ * Context: process context, may fault.
+ * Return: 0 or -EFAULT.
+ */
+int ipcchan_copy_struct_out(void __user *dst, size_t usize,
+			    const void *src, size_t ksize)
+{
+	if (copy_to_user(dst, src, min(usize, ksize)))
+		return -EFAULT;
+	return 0;
+}
+
+/**
+ * ipcchan_mem_is_zero() - test that a reserved area is all zero
+ * @p:   start
+ * @len: length in bytes
+ *
+ * Return: true if every byte is zero.
+ */
+bool ipcchan_mem_is_zero(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
