@@ -11,6 +11,8 @@
  * .owner = THIS_MODULE, so the module cannot be unloaded while any ipcchan
  * fd is open; rmmod then fails with EAGAIN (EWOULDBLOCK).
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/compat.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>

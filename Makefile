@@ -1,0 +1,58 @@
+# ipcchan - top-level Makefile for people. kbuild reads ./Kbuild instead,
+# so the KERNELRELEASE= that DKMS appends to its make call never lands here.
+#
+#   make              module (for KDIR), libipcchan and the selftests
+#   make deps         install what the project needs from Debian's packages
+#   make check        lint, DKMS, then every selftest in QEMU on each kernel
+#   make vm [CMD=..]  boot the 6.12 guest with ipcchan loaded (shell or CMD)
+#   make lint         checkpatch --strict, W=1 and sparse on both kernels
+#   make dkms-check   dkms add/build/remove against both kernels' headers
+
+TOP := $(CURDIR)
+MAKEFLAGS += --no-print-directory
+
+# The running kernel's build dir if its headers exist, else the newest.
+KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; [ -d $$d ] && echo $$d || \
+	ls -d /lib/modules/*/build 2>/dev/null | sort -V | tail -n 1)
+# The release the module will load into (Debian's kernel.release file
+# differs from UTS_RELEASE, which is what vermagic uses).
+KREL = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+MODSRC := Kbuild dkms.conf kmod uapi
+
+all: module lib selftests
+
+module:
+	@[ -n "$(KREL)" ] || { echo "no kernel headers in '$(KDIR)'; run 'make deps'"; exit 1; }
+	@mkdir -p build/$(KREL)
+	@cp -a $(MODSRC) build/$(KREL)/
+	$(MAKE) -C $(KDIR) M=$(TOP)/build/$(KREL) modules
+
+lib:
+	$(MAKE) -C lib
+
+selftests: lib
+	$(MAKE) -C selftests
+
+deps:
+	scripts/deps.sh
+
+lint: lib selftests
+	scripts/lint.sh
+
+dkms-check:
+	scripts/dkms-check.sh
+
+check: all
+	@scripts/check.sh
+
+# make vm: interactive shell in the 6.12 guest; make vm CMD='...': run it
+# there, print its output and return its exit status.
+vm: lib selftests
+	@scripts/vm.sh '$(subst ','\'',$(CMD))'
+
+clean:
+	rm -rf build
+	$(MAKE) -C lib clean
+	$(MAKE) -C selftests clean
+
+.PHONY: all module lib selftests deps lint dkms-check check vm clean

@@ -1,0 +1,38 @@
+#!/bin/bash
+# make check: lint, DKMS, then every selftest in QEMU on each kernel of
+# the matrix. Each stage counts as results; the last line is always
+# "N passed, N failed" (totals), and the exit status is non-zero on any
+# failure.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+mkdir -p build
+pass=0 fail=0
+
+stage() {
+	local name=$1
+	shift
+	echo "== $name"
+	if "$@"; then
+		pass=$((pass + 1))
+	else
+		echo "not ok - $name"
+		fail=$((fail + 1))
+	fi
+}
+
+stage lint scripts/lint.sh
+stage dkms-check scripts/dkms-check.sh
+
+echo "== selftests in QEMU"
+rm -f build/vm-counts
+vm/check-kernels.sh
+if read -r p f < build/vm-counts 2>/dev/null; then
+	pass=$((pass + p)); fail=$((fail + f))
+else
+	echo "not ok - selftest run produced no counts"
+	fail=$((fail + 1))
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

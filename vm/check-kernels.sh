@@ -1,0 +1,50 @@
+#!/bin/bash
+# check.sh: for each kernel of the matrix, build ipcchan.ko for it, boot
+# the guest, run every selftest, rmmod, and read the kernel log. Prints the
+# TAP stream and a summary line per kernel; totals go to build/vm-counts.
+# Exit status is non-zero on any failure, skip, hang or kernel complaint.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+kernels=${IPCCHAN_KERNELS:-$(vm/kernels.sh)} || exit 1
+expected=$(make -s -C selftests print-tests)
+total_pass=0 total_fail=0 status=0
+
+for rel in $kernels; do
+	out=build/$rel/check
+	if ! make -s module KDIR="/lib/modules/$rel/build" > "build/$rel.make.log" 2>&1; then
+		cat "build/$rel.make.log"
+		echo "$rel: module build failed"
+		total_fail=$((total_fail + 1)); status=1
+		continue
+	fi
+	start=$(date +%s)
+	qrc=0
+	vm/run.sh -k "$rel" -m check -o "$out" || qrc=$?
+	secs=$(( $(date +%s) - start ))
+	awk -v rel="$rel" -v expected="$expected" -v counts="$out/counts" \
+		-f vm/tap.awk "$out/guest.log"
+	read -r pass fail skip < "$out/counts"
+	if [ "$qrc" -ne 0 ]; then
+		echo "# QEMU exited with status $qrc$([ "$qrc" -eq 124 ] && echo ' (watchdog: guest hung)')"
+		fail=$((fail + 1))
+	fi
+	if ! bad=$(vm/scan-log.sh "$out/console.log"); then
+		echo "# kernel log of $rel reports problems:"
+		echo "$bad" | sed 's/^/#   /'
+		echo "not ok - $rel kernel log clean"
+		fail=$((fail + 1))
+	else
+		echo "ok - $rel kernel log clean"
+		pass=$((pass + 1))
+	fi
+	if [ "$skip" -ne 0 ]; then
+		echo "# $skip test(s) skipped under the harness: counted as failures"
+		fail=$((fail + skip))
+	fi
+	echo "$rel: $pass passed, $fail failed, $skip skipped (${secs}s in the guest)"
+	total_pass=$((total_pass + pass)); total_fail=$((total_fail + fail))
+	[ "$fail" -eq 0 ] || status=1
+done
+echo "$total_pass $total_fail" > build/vm-counts
+exit $status
