@@ -22,9 +22,11 @@ for rel in $kernels; do
 	qrc=0
 	vm/run.sh -k "$rel" -m check -o "$out" || qrc=$?
 	secs=$(( $(date +%s) - start ))
+	[ -f "$out/guest.log" ] || : > "$out/guest.log"
 	awk -v rel="$rel" -v expected="$expected" -v counts="$out/counts" \
 		-f vm/tap.awk "$out/guest.log"
-	read -r pass fail skip < "$out/counts"
+	pass=0 fail=1 skip=0
+	[ -f "$out/counts" ] && read -r pass fail skip < "$out/counts"
 	if [ "$qrc" -ne 0 ]; then
 		echo "# QEMU exited with status $qrc$([ "$qrc" -eq 124 ] && echo ' (watchdog: guest hung)')"
 		fail=$((fail + 1))
