@@ -62,6 +62,12 @@
  */
 /* IPCCHAN_IOC_QUERY exists and reports limits and usage. */
 #define IPCCHAN_FEAT_QUERY		_BITULL(0)
+/* Anonymous and duplex channels, send/receive, batch, stats, poll. */
+#define IPCCHAN_FEAT_CHANNELS		_BITULL(1)
+/* Named channels: IPCCHAN_IOC_OPEN, IPCCHAN_IOC_UNLINK, /proc/ipcchan. */
+#define IPCCHAN_FEAT_NAMED		_BITULL(2)
+/* Signal notification: IPCCHAN_IOC_NOTIFY and fasync (F_SETOWN/O_ASYNC). */
+#define IPCCHAN_FEAT_NOTIFY		_BITULL(3)
 
 /**
  * struct ipcchan_query - module identity, limits and the caller's usage
@@ -121,5 +127,413 @@ struct ipcchan_query {
  * one page).
  */
 #define IPCCHAN_IOC_QUERY	_IOWR(IPCCHAN_IOC_TYPE, 0x00, struct ipcchan_query)
+
+/*
+ * Channels
+ * ========
+ *
+ * A channel is a bounded queue of messages. Message boundaries are kept;
+ * each message has a priority in 0..IPCCHAN_PRIO_MAX-1 and is received
+ * highest priority first, first-in first-out within a priority.
+ *
+ * A channel is reached through *endpoint* file descriptors. An endpoint may
+ * send to one channel (its tx channel) and receive from one (its rx
+ * channel):
+ *   - IPCCHAN_IOC_CREATE makes an anonymous channel and returns a receive
+ *     endpoint and a send endpoint, like pipe(2); with IPCCHAN_CREATE_DUPLEX
+ *     it makes two channels and returns two endpoints that each send to the
+ *     other, like socketpair(2).
+ *   - IPCCHAN_IOC_OPEN opens (and with IPCCHAN_OPEN_CREATE creates) a named
+ *     channel and returns an endpoint that sends, receives or both.
+ * Endpoints are inherited across fork, passed with SCM_RIGHTS and dup'ed
+ * like any fd; any number of processes may send to and receive from one
+ * channel (each message is received exactly once).
+ *
+ * Lifetime. A channel lives while an endpoint refers to it or, for a named
+ * channel, while its name is linked (POSIX mq semantics): a named channel
+ * outlives its last close until IPCCHAN_IOC_UNLINK; after unlink its name
+ * is free at once and the channel itself lives until its last endpoint
+ * closes. A linked named channel keeps its IPC namespace alive.
+ *
+ * Hangup. A channel that can gain no new sender (anonymous, or unlinked)
+ * and has no send endpoint left is hung up for receivers: they receive
+ * what is queued, then end-of-channel (IPCCHAN_IOC_RECV returns 0 with seq
+ * 0; poll reports EPOLLHUP). A channel that can gain no new receiver and has no
+ * receive endpoint left refuses sends with -EPIPE at once. Blocked callers
+ * on either side wake immediately when the last peer closes.
+ *
+ * Names are 1..IPCCHAN_NAME_MAX bytes, NUL-terminated, without '/', and not
+ * "." or "..". They are scoped to the IPC namespace of the calling process.
+ * A named channel has an owner (the creator's effective uid and gid, taken
+ * from the credentials the control fd was opened with) and a mode (the
+ * permission bits 0777): sending needs write permission, receiving read
+ * permission, checked against the control fd's credentials;
+ * CAP_IPC_OWNER in the namespace's user namespace overrides. Only the
+ * owner or CAP_IPC_OWNER may unlink.
+ *
+ * Accounting. Creating a channel charges one channel to the creator's real
+ * uid (max_user_channels) and to the system (max_channels). A queued
+ * message charges its payload bytes to the sender's real uid
+ * (max_user_bytes) and its memory to the sender's memory cgroup; both are
+ * returned when it is received or its channel is destroyed.
+ */
+
+/* Longest channel name, in bytes, without the terminating NUL. */
+#define IPCCHAN_NAME_MAX	255
+/* Priorities are 0 .. IPCCHAN_PRIO_MAX - 1; higher is received first. */
+#define IPCCHAN_PRIO_MAX	32768
+/* Most messages one IPCCHAN_IOC_SEND_BATCH / RECV_BATCH call may carry. */
+#define IPCCHAN_BATCH_MAX	1024
+/* Defaults for attributes given as 0 at creation (then bounded by limits). */
+#define IPCCHAN_DEFAULT_MSG_SIZE	8192
+#define IPCCHAN_DEFAULT_QUEUE_MSGS	64
+
+/* Flags for new file descriptors (IPCCHAN_IOC_CREATE, IPCCHAN_IOC_OPEN). */
+#define IPCCHAN_FD_CLOEXEC	_BITULL(0)	/* FD_CLOEXEC on the new fds */
+#define IPCCHAN_FD_NONBLOCK	_BITULL(1)	/* O_NONBLOCK on the new fds */
+
+/*
+ * Channel attributes, in IPCCHAN_IOC_CREATE and IPCCHAN_IOC_OPEN:
+ * @msg_size_max: largest payload of one message, bytes; 0 means
+ *   min(IPCCHAN_DEFAULT_MSG_SIZE, max_msg_size). Above the module's
+ *   max_msg_size: -EINVAL.
+ * @queue_msgs: capacity in messages; 0 means
+ *   min(IPCCHAN_DEFAULT_QUEUE_MSGS, max_queue_msgs). Above max_queue_msgs:
+ *   -EINVAL.
+ * @queue_bytes: capacity in payload bytes; 0 means
+ *   min(queue_msgs * msg_size_max, max_queue_bytes). Above
+ *   max_queue_bytes, or below msg_size_max: -EINVAL.
+ * A message of msg_size_max bytes therefore always fits an empty queue.
+ */
+
+/* IPCCHAN_IOC_CREATE flags, besides IPCCHAN_FD_*. */
+#define IPCCHAN_CREATE_DUPLEX	_BITULL(8)
+
+/**
+ * struct ipcchan_create - make an anonymous channel (or a duplex pair)
+ * @flags:        in: IPCCHAN_FD_CLOEXEC, IPCCHAN_FD_NONBLOCK,
+ *                IPCCHAN_CREATE_DUPLEX.
+ * @msg_size_max: in: see "Channel attributes".
+ * @queue_msgs:   in: see "Channel attributes".
+ * @queue_bytes:  in: see "Channel attributes".
+ * @fds:          out: without DUPLEX, fds[0] receives and fds[1] sends (as
+ *                pipe(2)); with DUPLEX, each sends to the other (as
+ *                socketpair(2)), over two channels with the same attributes.
+ * @reserved:     must be zero.
+ */
+struct ipcchan_create {
+	__u64 flags;
+	__u32 msg_size_max;
+	__u32 queue_msgs;
+	__u64 queue_bytes;
+	__s32 fds[2];
+	__u64 reserved[4];
+};
+
+#define IPCCHAN_CREATE_SIZE_VER0	64
+
+/* IPCCHAN_IOC_OPEN flags, besides IPCCHAN_FD_*. At least one of SEND/RECV. */
+#define IPCCHAN_OPEN_SEND	_BITULL(8)	/* the endpoint sends */
+#define IPCCHAN_OPEN_RECV	_BITULL(9)	/* the endpoint receives */
+#define IPCCHAN_OPEN_CREATE	_BITULL(10)	/* create if it does not exist */
+#define IPCCHAN_OPEN_EXCL	_BITULL(11)	/* with CREATE: fail if it exists */
+
+/**
+ * struct ipcchan_open - open or create a named channel
+ * @flags:        in: IPCCHAN_OPEN_*, IPCCHAN_FD_*.
+ * @name:         in: user pointer to the NUL-terminated name.
+ * @mode:         in, with IPCCHAN_OPEN_CREATE: permission bits (<= 0777).
+ * @msg_size_max: in, used only when this call creates the channel.
+ * @queue_msgs:   in, used only when this call creates the channel.
+ * @fd:           out: the endpoint.
+ * @queue_bytes:  in, used only when this call creates the channel.
+ * @created:      out: 1 if this call created the channel, else 0.
+ * @pad:          must be zero.
+ * @reserved:     must be zero.
+ *
+ * Errors: -ENOENT (no such name, no CREATE), -EEXIST (CREATE|EXCL and it
+ * exists), -EACCES (mode does not allow the access asked for),
+ * -ENAMETOOLONG, -EINVAL (empty name, '/', "." or "..", bad flags, mode or
+ * attributes), -EMFILE / -ENFILE (per-user / system channel limit).
+ */
+struct ipcchan_open {
+	__u64 flags;
+	__u64 name;
+	__u32 mode;
+	__u32 msg_size_max;
+	__u32 queue_msgs;
+	__s32 fd;
+	__u64 queue_bytes;
+	__u32 created;
+	__u32 pad;
+	__u64 reserved[4];
+};
+
+#define IPCCHAN_OPEN_SIZE_VER0	80
+
+/**
+ * struct ipcchan_unlink - remove a name
+ * @flags:    in: must be 0.
+ * @name:     in: user pointer to the NUL-terminated name.
+ * @reserved: must be zero.
+ *
+ * Errors: -ENOENT, -EACCES (not the owner, no CAP_IPC_OWNER), -EINVAL,
+ * -ENAMETOOLONG.
+ */
+struct ipcchan_unlink {
+	__u64 flags;
+	__u64 name;
+	__u64 reserved[2];
+};
+
+#define IPCCHAN_UNLINK_SIZE_VER0	32
+
+/*
+ * Flags shared by the send and receive commands.
+ * IPCCHAN_NONBLOCK: do not sleep (as O_NONBLOCK on the endpoint): -EAGAIN.
+ * IPCCHAN_TIMEOUT:  sleep at most timeout_ns nanoseconds; then -ETIMEDOUT.
+ * IPCCHAN_ABSTIME:  with TIMEOUT, timeout_ns is an absolute deadline on
+ *                   CLOCK_MONOTONIC (or CLOCK_REALTIME with IPCCHAN_REALTIME).
+ * IPCCHAN_REALTIME: with ABSTIME, the deadline is on CLOCK_REALTIME (POSIX
+ *                   mq_timedsend semantics; follows clock_settime).
+ * An operation that can complete at once completes, whatever the deadline:
+ * a past deadline is only a timeout when the call would have to sleep.
+ * Without NONBLOCK or TIMEOUT a call sleeps until it can complete; a signal
+ * interrupts it with -EINTR if a timeout was given and is restarted
+ * transparently (SA_RESTART) otherwise. An interrupted or timed-out call has
+ * sent or received nothing.
+ */
+#define IPCCHAN_NONBLOCK	_BITULL(0)
+#define IPCCHAN_TIMEOUT		_BITULL(1)
+#define IPCCHAN_ABSTIME		_BITULL(2)
+#define IPCCHAN_REALTIME	_BITULL(3)
+
+/* IPCCHAN_IOC_SEND flag: buf points to len struct ipcchan_iovec (gather). */
+#define IPCCHAN_SEND_IOV	_BITULL(8)
+
+/**
+ * struct ipcchan_iovec - one piece of a vectored send
+ * @base: user pointer.
+ * @len:  bytes.
+ */
+struct ipcchan_iovec {
+	__u64 base;
+	__u64 len;
+};
+
+/* Most pieces in one vectored send. */
+#define IPCCHAN_IOV_MAX		1024
+
+/**
+ * struct ipcchan_send - send one message (on an endpoint that sends)
+ * @flags:      in: IPCCHAN_NONBLOCK, _TIMEOUT, _ABSTIME, _REALTIME,
+ *              IPCCHAN_SEND_IOV.
+ * @buf:        in: user pointer to the payload (or to the iovec array).
+ * @len:        in: payload bytes (or number of iovecs).
+ * @timeout_ns: in: with IPCCHAN_TIMEOUT.
+ * @prio:       in: priority, < IPCCHAN_PRIO_MAX.
+ * @pad:        must be zero.
+ * @reserved:   must be zero.
+ *
+ * Errors: -EAGAIN (full, nonblocking), -ETIMEDOUT, -EINTR, -EPIPE (no
+ * receiver can ever come), -EMSGSIZE (larger than msg_size_max), -ENOSPC
+ * (the sender's user has max_user_bytes queued), -ENOMEM, -EFAULT,
+ * -EINVAL (flags, prio, iovec count, reserved), -EBADF (endpoint does not
+ * send).
+ */
+struct ipcchan_send {
+	__u64 flags;
+	__u64 buf;
+	__u64 len;
+	__u64 timeout_ns;
+	__u32 prio;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+#define IPCCHAN_SEND_SIZE_VER0	56
+
+/* IPCCHAN_IOC_RECV flags. */
+#define IPCCHAN_RECV_PEEK	_BITULL(8)	/* copy the message, leave it queued */
+#define IPCCHAN_RECV_CREDS	_BITULL(9)	/* fill pid, uid, gid, timestamp_ns */
+
+/**
+ * struct ipcchan_recv - receive one message (on an endpoint that receives)
+ * @flags:        in: IPCCHAN_NONBLOCK, _TIMEOUT, _ABSTIME, _REALTIME,
+ *                IPCCHAN_RECV_PEEK, IPCCHAN_RECV_CREDS.
+ * @buf:          in: user pointer to the buffer.
+ * @len:          in: buffer size; out: the message's length, also when the
+ *                call fails with -EMSGSIZE (the message stays queued).
+ * @timeout_ns:   in: with IPCCHAN_TIMEOUT.
+ * @prio:         out: the message's priority.
+ * @pid:          out, with RECV_CREDS: the sender's process id in the
+ *                receiver's pid namespace, 0 if it has none there.
+ * @uid:          out, with RECV_CREDS: the sender's effective uid in the
+ *                receiver's user namespace (the overflow uid if unmapped).
+ * @gid:          out, with RECV_CREDS: likewise, the effective gid.
+ * @timestamp_ns: out, with RECV_CREDS: CLOCK_MONOTONIC when it was sent.
+ * @seq:          out: the message's sequence number in its channel, from 1
+ *                (messages of one sender keep the order of their seq).
+ * @reserved:     must be zero.
+ *
+ * Returns the message's length (also written to @len). When every sender
+ * is gone and the queue is empty (hangup), returns 0 with @len 0 and @seq
+ * 0: end of channel. A zero-length message returns 0 with @seq non-zero.
+ *
+ * Errors: -EAGAIN (empty, nonblocking), -ETIMEDOUT, -EINTR, -EMSGSIZE,
+ * -EFAULT, -EINVAL, -EBADF (endpoint does not receive).
+ */
+struct ipcchan_recv {
+	__u64 flags;
+	__u64 buf;
+	__u64 len;
+	__u64 timeout_ns;
+	__u32 prio;
+	__u32 pid;
+	__u32 uid;
+	__u32 gid;
+	__u64 timestamp_ns;
+	__u64 seq;
+	__u64 reserved[2];
+};
+
+#define IPCCHAN_RECV_SIZE_VER0	80
+
+/**
+ * struct ipcchan_msghdr - one message of a batch, in user memory
+ * @buf:    user pointer to the payload (send) or buffer (receive).
+ * @len:    send: payload bytes; receive: in buffer size, out message length.
+ * @prio:   send: in; receive: out.
+ * @pad:    must be zero on send; zero on receive.
+ * @seq:    receive: out, as ipcchan_recv.seq; send: ignored.
+ */
+struct ipcchan_msghdr {
+	__u64 buf;
+	__u64 len;
+	__u32 prio;
+	__u32 pad;
+	__u64 seq;
+};
+
+/**
+ * struct ipcchan_batch - send or receive up to @count messages in one call
+ * @flags:      in: IPCCHAN_NONBLOCK, _TIMEOUT, _ABSTIME, _REALTIME.
+ * @msgs:       in: user pointer to @count struct ipcchan_msghdr.
+ * @count:      in: 1..IPCCHAN_BATCH_MAX.
+ * @done:       out: messages sent or received.
+ * @timeout_ns: in: with IPCCHAN_TIMEOUT.
+ * @reserved:   must be zero.
+ *
+ * The call sleeps (per @flags) only until the first message can be
+ * transferred, then transfers messages in order while that is possible
+ * without sleeping. It returns the number transferred (also in @done), or,
+ * when none was, the error of the first (with -EMSGSIZE, msgs[0].len holds
+ * the needed size). An error after the first message stops the batch and
+ * is not reported; the next call reports it. Receiving: hangup with an
+ * empty queue returns 0.
+ */
+struct ipcchan_batch {
+	__u64 flags;
+	__u64 msgs;
+	__u32 count;
+	__u32 done;
+	__u64 timeout_ns;
+	__u64 reserved[2];
+};
+
+#define IPCCHAN_BATCH_SIZE_VER0	48
+
+/* IPCCHAN_IOC_STATS flag: report the endpoint's tx channel, not its rx. */
+#define IPCCHAN_STATS_TX	_BITULL(0)
+
+/**
+ * struct ipcchan_stats - one channel's state and counters
+ * @flags:          in: 0 or IPCCHAN_STATS_TX (an endpoint that only sends
+ *                  reports its tx channel either way).
+ * @msg_size_max:   out: attribute.
+ * @queue_msgs:     out: capacity, messages.
+ * @queue_bytes:    out: capacity, bytes.
+ * @queued_msgs:    out: messages queued now.
+ * @queued_bytes:   out: payload bytes queued now.
+ * @peak_msgs:      out: most messages ever queued at once.
+ * @sent:           out: messages ever queued.
+ * @received:       out: messages ever removed by a receive.
+ * @dropped:        out: messages discarded unreceived (channel destroyed).
+ * @senders:        out: endpoints that send to this channel now.
+ * @receivers:      out: endpoints that receive from it now.
+ * @waiting_senders:   out: tasks sleeping in send now.
+ * @waiting_receivers: out: tasks sleeping in receive now.
+ * @reserved:       must be zero.
+ *
+ * sent == received + queued_msgs + dropped at every instant.
+ */
+struct ipcchan_stats {
+	__u64 flags;
+	__u64 msg_size_max;
+	__u64 queue_msgs;
+	__u64 queue_bytes;
+	__u64 queued_msgs;
+	__u64 queued_bytes;
+	__u64 peak_msgs;
+	__u64 sent;
+	__u64 received;
+	__u64 dropped;
+	__u32 senders;
+	__u32 receivers;
+	__u32 waiting_senders;
+	__u32 waiting_receivers;
+	__u64 reserved[4];
+};
+
+#define IPCCHAN_STATS_SIZE_VER0	128
+
+/* IPCCHAN_IOC_NOTIFY flags. */
+#define IPCCHAN_NOTIFY_REMOVE	_BITULL(0)	/* drop this process's registration */
+#define IPCCHAN_NOTIFY_EXCLUSIVE _BITULL(1)	/* be the only registrant (POSIX) */
+#define IPCCHAN_NOTIFY_ONESHOT	_BITULL(2)	/* remove after the first signal */
+
+/**
+ * struct ipcchan_notify - signal me when a message arrives
+ * @flags:    in: IPCCHAN_NOTIFY_*.
+ * @signo:    in: signal to send, 1.._NSIG-1 (ignored with REMOVE).
+ * @pad:      must be zero.
+ * @value:    in: delivered in siginfo si_value (si_code SI_MESGQ, si_pid
+ *            and si_uid of the sender).
+ * @reserved: must be zero.
+ *
+ * Registers the calling process on the endpoint's rx channel: when a
+ * message arrives on an empty queue and no receiver is sleeping, every
+ * registered process gets its signal. A process holds at most one
+ * registration per channel (a second one replaces the first). An EXCLUSIVE
+ * registration fails with -EBUSY if any other process is registered, and
+ * while it exists other registrations fail with -EBUSY (POSIX mq_notify).
+ * A registration is removed by REMOVE, after firing with ONESHOT, and when
+ * its process closes the fd it registered through.
+ *
+ * Errors: -EBUSY, -EINVAL (signo, flags), -ENOENT (REMOVE without a
+ * registration), -EBADF (endpoint does not receive), -ENOMEM.
+ */
+struct ipcchan_notify {
+	__u64 flags;
+	__s32 signo;
+	__u32 pad;
+	__u64 value;
+	__u64 reserved[2];
+};
+
+#define IPCCHAN_NOTIFY_SIZE_VER0	40
+
+/* Commands on the control fd. */
+#define IPCCHAN_IOC_CREATE	_IOWR(IPCCHAN_IOC_TYPE, 0x01, struct ipcchan_create)
+#define IPCCHAN_IOC_OPEN	_IOWR(IPCCHAN_IOC_TYPE, 0x02, struct ipcchan_open)
+#define IPCCHAN_IOC_UNLINK	_IOW(IPCCHAN_IOC_TYPE, 0x03, struct ipcchan_unlink)
+
+/* Commands on an endpoint fd. */
+#define IPCCHAN_IOC_SEND	_IOW(IPCCHAN_IOC_TYPE, 0x10, struct ipcchan_send)
+#define IPCCHAN_IOC_RECV	_IOWR(IPCCHAN_IOC_TYPE, 0x11, struct ipcchan_recv)
+#define IPCCHAN_IOC_SEND_BATCH	_IOWR(IPCCHAN_IOC_TYPE, 0x12, struct ipcchan_batch)
+#define IPCCHAN_IOC_RECV_BATCH	_IOWR(IPCCHAN_IOC_TYPE, 0x13, struct ipcchan_batch)
+#define IPCCHAN_IOC_STATS	_IOWR(IPCCHAN_IOC_TYPE, 0x14, struct ipcchan_stats)
+#define IPCCHAN_IOC_NOTIFY	_IOW(IPCCHAN_IOC_TYPE, 0x15, struct ipcchan_notify)
 
 #endif /* _UAPI_LINUX_IPCCHAN_H */
