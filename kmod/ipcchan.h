@@ -8,21 +8,37 @@
  *   uabi.c   size-versioned struct copy between user and kernel
  *   limits.c module parameters (limits) and the system-wide counters
  *   query.c  IPCCHAN_IOC_QUERY
+ *   user.c   per-user accounting (channels, queued bytes)
+ *   chan.c   the channel: queue, waiters, hangup (owns chan->lock)
+ *   endpoint.c endpoint files, send/receive/batch/stats, IPCCHAN_IOC_CREATE
+ *   names.c  named channels per IPC namespace (owns ipcchan_names_lock)
  */
 #ifndef _IPCCHAN_INTERNAL_H
 #define _IPCCHAN_INTERNAL_H
 
 #include <linux/compiler.h>
 #include <linux/fs.h>
+#include <linux/hashtable.h>
+#include <linux/kref.h>
+#include <linux/ktime.h>
+#include <linux/rbtree.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
+#include <linux/wait.h>
 #include <linux/ipcchan.h>
+
+struct ipc_namespace;
+struct pid;
 
 #define IPCCHAN_MODULE_VERSION_NR \
 	((IPCCHAN_VERSION_MAJOR << 16) | (IPCCHAN_VERSION_MINOR << 8) | \
 	 IPCCHAN_VERSION_PATCH)
 
 /* Features this build of the module implements. */
-#define IPCCHAN_FEATURES	IPCCHAN_FEAT_QUERY
+#define IPCCHAN_FEATURES \
+	(IPCCHAN_FEAT_QUERY | IPCCHAN_FEAT_CHANNELS | IPCCHAN_FEAT_NAMED)
 
 /* limits.c */
 
@@ -45,6 +61,9 @@ struct ipcchan_limits {
 void ipcchan_limits_read(struct ipcchan_limits *lim);
 umode_t ipcchan_dev_mode(void);
 u64 ipcchan_nr_channels(void);
+int ipcchan_channels_charge(u64 limit);
+void ipcchan_channels_uncharge(void);
+bool ipcchan_counter_charge(atomic64_t *counter, u64 n, u64 limit);
 
 /* uabi.c */
 int ipcchan_copy_struct_in(void *dst, size_t ksize,
@@ -77,5 +96,188 @@ long ipcchan_ioctl_dispatch(const struct ipcchan_ioctl_desc *table,
 
 /* query.c */
 long ipcchan_ioctl_query(struct file *file, void __user *arg, size_t usize);
+
+/* user.c */
+
+/**
+ * struct ipcchan_user - what one user (real uid) has charged
+ * @node:     in the users table (protected by ipcchan_users_lock)
+ * @uid:      the user
+ * @ref:      references: channels owned, endpoints, queued messages
+ * @channels: channels charged now
+ * @bytes:    queued message bytes charged now
+ */
+struct ipcchan_user {
+	struct hlist_node node;
+	kuid_t uid;
+	refcount_t ref;
+	atomic64_t channels;
+	atomic64_t bytes;
+};
+
+struct ipcchan_user *ipcchan_user_get(kuid_t uid);
+void ipcchan_user_put(struct ipcchan_user *u);
+int ipcchan_user_charge_channel(struct ipcchan_user *u, u64 limit);
+void ipcchan_user_uncharge_channel(struct ipcchan_user *u);
+int ipcchan_user_charge_bytes(struct ipcchan_user *u, u64 bytes, u64 limit);
+void ipcchan_user_uncharge_bytes(struct ipcchan_user *u, u64 bytes);
+void ipcchan_user_usage(kuid_t uid, u64 *channels, u64 *bytes);
+
+/* chan.c */
+
+/**
+ * struct ipcchan_msg - one queued message
+ * @node:         in the channel's queue (chan->lock), or cleared
+ * @ref:          1 while queued or being received, +1 per peek in progress
+ * @seq:          sequence number in the channel, from 1 (chan->lock)
+ * @prio:         priority
+ * @len:          payload bytes
+ * @pid:          sending process (thread group), referenced
+ * @uid:          sender's effective uid
+ * @gid:          sender's effective gid
+ * @timestamp_ns: CLOCK_MONOTONIC at send
+ * @user:         user charged for @len bytes, referenced
+ * @data:         payload
+ */
+struct ipcchan_msg {
+	struct rb_node node;
+	refcount_t ref;
+	u64 seq;
+	u32 prio;
+	u64 len;
+	struct pid *pid;
+	kuid_t uid;
+	kgid_t gid;
+	u64 timestamp_ns;
+	struct ipcchan_user *user;
+	u8 data[];
+};
+
+/**
+ * struct ipcchan_chan - a channel (see chan.c for the locking rules)
+ * @ref:          endpoints' attachments, the name link, transient users
+ * @lock:         protects the fields marked (lock)
+ * @queue:        (lock) messages by priority, then sequence
+ * @next_seq:     (lock) last sequence number given
+ * @nr_msgs:      (lock) messages queued or being received
+ * @nr_bytes:     (lock) their payload bytes
+ * @peak_msgs:    (lock) most @nr_msgs ever
+ * @sent:         (lock) messages ever queued
+ * @received:     (lock) messages ever received
+ * @dropped:      (lock) messages discarded unreceived
+ * @senders:      (lock) endpoints that send here
+ * @receivers:    (lock) endpoints that receive from here
+ * @waiting_senders:   (lock) tasks sleeping in send
+ * @waiting_receivers: (lock) tasks sleeping in receive
+ * @linked:       (lock) the name is in the table: peers may still come
+ * @recv_wait:    receivers and pollers for input
+ * @send_wait:    senders and pollers for output
+ * @msg_size_max: attribute, fixed
+ * @queue_msgs:   attribute, fixed
+ * @queue_bytes:  attribute, fixed
+ * @owner:        user charged for the channel
+ * @name:         name, or NULL if anonymous; fixed once set
+ * @name_node:    in the names table (ipcchan_names_lock)
+ * @ns:           IPC namespace of the name while linked, referenced
+ *                (ipcchan_names_lock)
+ * @uid:          owner's effective uid (named)
+ * @gid:          owner's effective gid (named)
+ * @mode:         permission bits (named)
+ */
+struct ipcchan_chan {
+	struct kref ref;
+	spinlock_t lock;	/* see the locking rules in chan.c */
+	struct rb_root_cached queue;
+	u64 next_seq;
+	u64 nr_msgs;
+	u64 nr_bytes;
+	u64 peak_msgs;
+	u64 sent;
+	u64 received;
+	u64 dropped;
+	u32 senders;
+	u32 receivers;
+	u32 waiting_senders;
+	u32 waiting_receivers;
+	bool linked;
+	wait_queue_head_t recv_wait;
+	wait_queue_head_t send_wait;
+	u32 msg_size_max;
+	u32 queue_msgs;
+	u64 queue_bytes;
+	struct ipcchan_user *owner;
+	char *name;
+	struct hlist_node name_node;
+	struct ipc_namespace *ns;
+	kuid_t uid;
+	kgid_t gid;
+	umode_t mode;
+};
+
+/**
+ * struct ipcchan_deadline - how long a send or receive may sleep
+ * @nonblock: never sleep
+ * @timed:    sleep until @expires at most
+ * @clock:    CLOCK_MONOTONIC or CLOCK_REALTIME
+ * @expires:  absolute deadline on @clock
+ */
+struct ipcchan_deadline {
+	bool nonblock;
+	bool timed;
+	clockid_t clock;
+	ktime_t expires;
+};
+
+int ipcchan_attr_resolve(u32 *msg_size_max, u32 *queue_msgs, u64 *queue_bytes);
+struct ipcchan_chan *ipcchan_chan_new(struct ipcchan_user *owner,
+				      u32 msg_size_max, u32 queue_msgs,
+				      u64 queue_bytes);
+void ipcchan_chan_get(struct ipcchan_chan *chan);
+void ipcchan_chan_put(struct ipcchan_chan *chan);
+void ipcchan_chan_attach(struct ipcchan_chan *chan, bool send);
+void ipcchan_chan_detach(struct ipcchan_chan *chan, bool send);
+void ipcchan_chan_unlinked(struct ipcchan_chan *chan);
+bool ipcchan_chan_hup_locked(const struct ipcchan_chan *chan);
+bool ipcchan_chan_broken_locked(const struct ipcchan_chan *chan);
+bool ipcchan_chan_can_send_locked(const struct ipcchan_chan *chan);
+int ipcchan_deadline_init(struct ipcchan_deadline *dl, u64 flags,
+			  u64 timeout_ns, struct file *file);
+int ipcchan_chan_wait_locked(struct ipcchan_chan *chan, wait_queue_head_t *wq,
+			     struct ipcchan_deadline *dl, u32 *waiters);
+int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
+			 struct ipcchan_deadline *dl);
+int ipcchan_chan_take(struct ipcchan_chan *chan, struct ipcchan_deadline *dl,
+		      u64 space, bool peek, struct ipcchan_msg **msgp, u64 *len);
+void ipcchan_chan_took(struct ipcchan_chan *chan, struct ipcchan_msg *msg);
+void ipcchan_chan_untake(struct ipcchan_chan *chan, struct ipcchan_msg *msg);
+void ipcchan_chan_stats(struct ipcchan_chan *chan, struct ipcchan_stats *st);
+void ipcchan_msg_free(struct ipcchan_msg *msg);
+void ipcchan_msg_put(struct ipcchan_msg *msg);
+
+/* endpoint.c */
+
+/**
+ * struct ipcchan_ep - an endpoint file's state; fixed at creation
+ * @tx:   channel it sends to (attached as a sender), or NULL
+ * @rx:   channel it receives from (attached as a receiver), or NULL
+ * @user: user charged for the bytes it sends
+ */
+struct ipcchan_ep {
+	struct ipcchan_chan *tx;
+	struct ipcchan_chan *rx;
+	struct ipcchan_user *user;
+};
+
+struct file *ipcchan_ep_file(struct ipcchan_chan *tx, struct ipcchan_chan *rx,
+			     struct ipcchan_user *user, bool nonblock);
+int ipcchan_reserve_fds(int n, bool cloexec, int *fds);
+void ipcchan_commit_fds(struct file **files, const int *fds, int n);
+void ipcchan_abort_fds(struct file **files, const int *fds, int n);
+long ipcchan_ioctl_create(struct file *file, void __user *arg, size_t usize);
+
+/* names.c */
+long ipcchan_ioctl_open(struct file *ctl, void __user *arg, size_t usize);
+long ipcchan_ioctl_unlink(struct file *ctl, void __user *arg, size_t usize);
+void ipcchan_names_exit(void);
 
 #endif /* _IPCCHAN_INTERNAL_H */

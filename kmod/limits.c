@@ -134,6 +134,42 @@ umode_t ipcchan_dev_mode(void)
 }
 
 /**
+ * ipcchan_counter_charge() - add @n to @counter unless it would pass @limit
+ * @counter: the usage counter
+ * @n:       amount to add
+ * @limit:   the limit it may reach but not pass
+ *
+ * Context: any.
+ * Return: true if charged.
+ */
+bool ipcchan_counter_charge(atomic64_t *counter, u64 n, u64 limit)
+{
+	s64 old = atomic64_read(counter);
+
+	do {
+		if ((u64)old + n > limit || (u64)old + n < (u64)old)
+			return false;
+	} while (!atomic64_try_cmpxchg(counter, &old, old + n));
+	return true;
+}
+
+/**
+ * ipcchan_channels_charge() - count one more channel system-wide
+ * @limit: max_channels
+ *
+ * Return: 0, or -ENFILE at the limit.
+ */
+int ipcchan_channels_charge(u64 limit)
+{
+	return ipcchan_counter_charge(&ipcchan_channels, 1, limit) ? 0 : -ENFILE;
+}
+
+void ipcchan_channels_uncharge(void)
+{
+	atomic64_dec(&ipcchan_channels);
+}
+
+/**
  * ipcchan_nr_channels() - channels that exist now, system-wide
  *
  * Return: the count.

@@ -5,7 +5,8 @@
  * This file registers the /dev/ipcchan misc device and implements the
  * control file: opening the device gives a control fd, whose ioctls are
  * listed in ipcchan_ctl_ioctls[]. It holds no lock and no per-fd state:
- * the control fd carries only its opener's credentials (file->f_cred).
+ * the control fd carries only its opener's credentials (file->f_cred),
+ * with which it creates and opens channels (endpoint.c, names.c).
  *
  * Module references: the misc device and every file it creates have
  * .owner = THIS_MODULE, so the module cannot be unloaded while any ipcchan
@@ -23,6 +24,9 @@
 
 static const struct ipcchan_ioctl_desc ipcchan_ctl_ioctls[] = {
 	{ IPCCHAN_IOC_QUERY, IPCCHAN_QUERY_SIZE_VER0, ipcchan_ioctl_query },
+	{ IPCCHAN_IOC_CREATE, IPCCHAN_CREATE_SIZE_VER0, ipcchan_ioctl_create },
+	{ IPCCHAN_IOC_OPEN, IPCCHAN_OPEN_SIZE_VER0, ipcchan_ioctl_open },
+	{ IPCCHAN_IOC_UNLINK, IPCCHAN_UNLINK_SIZE_VER0, ipcchan_ioctl_unlink },
 };
 
 static int ipcchan_ctl_open(struct inode *inode, struct file *file)
@@ -72,6 +76,7 @@ static int __init ipcchan_init(void)
 static void __exit ipcchan_exit(void)
 {
 	misc_deregister(&ipcchan_misc);
+	ipcchan_names_exit();
 }
 
 module_init(ipcchan_init);

@@ -17,7 +17,7 @@ static_assert(offsetof(struct ipcchan_query, max_msg_size) == 24);
 static_assert(offsetof(struct ipcchan_query, nr_channels) == 72);
 static_assert(offsetof(struct ipcchan_query, reserved) == 96);
 
-static void ipcchan_query_fill(struct ipcchan_query *q)
+static void ipcchan_query_fill(struct ipcchan_query *q, struct file *file)
 {
 	struct ipcchan_limits lim;
 
@@ -32,9 +32,7 @@ static void ipcchan_query_fill(struct ipcchan_query *q)
 	q->max_user_channels = lim.max_user_channels;
 	q->max_user_bytes = lim.max_user_bytes;
 	q->nr_channels = ipcchan_nr_channels();
-	/* Per-user accounting arrives with channels; nothing is charged yet. */
-	q->user_channels = 0;
-	q->user_bytes = 0;
+	ipcchan_user_usage(file->f_cred->uid, &q->user_channels, &q->user_bytes);
 }
 
 /**
@@ -58,6 +56,6 @@ long ipcchan_ioctl_query(struct file *file, void __user *arg, size_t usize)
 		return -EINVAL;
 
 	memset(&q, 0, sizeof(q));
-	ipcchan_query_fill(&q);
+	ipcchan_query_fill(&q, file);
 	return ipcchan_copy_struct_out(arg, usize, &q, sizeof(q));
 }

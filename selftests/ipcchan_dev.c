@@ -22,7 +22,9 @@
 #define QUERY_RW(size)		QUERY_CMD(_IOC_READ | _IOC_WRITE, size)
 
 /* Every feature bit this test suite knows the meaning of. */
-#define KNOWN_FEATURES		IPCCHAN_FEAT_QUERY
+#define KNOWN_FEATURES \
+	(IPCCHAN_FEAT_QUERY | IPCCHAN_FEAT_CHANNELS | IPCCHAN_FEAT_NAMED | \
+	 IPCCHAN_FEAT_NOTIFY)
 
 FIXTURE(ctl) {
 	int fd;

@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The channel: a bounded priority queue of messages, its waiters and its
+ * hangup state.
+ *
+ * Locking
+ * -------
+ * chan->lock (spinlock) protects every field marked "(lock)" in struct
+ * ipcchan_chan: the queue, the counters, the endpoint counts and @linked.
+ * Nothing sleeps and no user memory is touched under it: payloads are
+ * copied from userspace into a message before the lock is taken, and to
+ * userspace after the message has been taken off the queue (it still
+ * counts against the capacity until the copy succeeded, and goes back to
+ * its place, same priority and sequence number, if the copy faults: a
+ * receive that fails loses nothing).
+ *
+ * Lock order: ipcchan_names_lock (names.c, a mutex) -> chan->lock ->
+ * the wait queue locks (taken by wake_up and prepare_to_wait).
+ *
+ * Sleeping and waking
+ * -------------------
+ * A sleeper does prepare_to_wait() under chan->lock, re-checks its
+ * condition, drops the lock and schedules. A waker changes the state under
+ * chan->lock and wakes the wait queue, still under the lock: the sleeper
+ * either saw the new state or is already on the queue. poll adds itself
+ * with poll_wait() before it takes chan->lock to read the state, so the
+ * same argument covers it, and lets the waker test waitqueue_active()
+ * under the lock to skip a wake-up nobody waits for. Receivers sleep on
+ * @recv_wait (woken by every queued message, as edge-triggered epoll needs,
+ * and by hangup); senders on @send_wait (woken when space is freed and by
+ * hangup). Hangup wakes every sleeper of the side it concerns.
+ */
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/pid.h>
+#include <linux/rbtree.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+#include <linux/wait.h>
+
+#include "ipcchan.h"
+
+/* Queue order: priority high to low, then sequence (arrival) low to high. */
+static bool ipcchan_msg_before(struct rb_node *a, const struct rb_node *b)
+{
+	const struct ipcchan_msg *ma = rb_entry(a, struct ipcchan_msg, node);
+	const struct ipcchan_msg *mb = rb_entry(b, struct ipcchan_msg, node);
+
+	if (ma->prio != mb->prio)
+		return ma->prio > mb->prio;
+	return ma->seq < mb->seq;
+}
+
+/**
+ * ipcchan_attr_resolve() - apply defaults and limits to creation attributes
+ * @msg_size_max: in/out
+ * @queue_msgs:   in/out
+ * @queue_bytes:  in/out
+ *
+ * Return: 0 or -EINVAL (see "Channel attributes" in the uapi header).
+ */
+int ipcchan_attr_resolve(u32 *msg_size_max, u32 *queue_msgs, u64 *queue_bytes)
+{
+	struct ipcchan_limits lim;
+
+	ipcchan_limits_read(&lim);
+	if (!*msg_size_max)
+		*msg_size_max = min_t(u64, IPCCHAN_DEFAULT_MSG_SIZE,
+				      lim.max_msg_size);
+	if (!*queue_msgs)
+		*queue_msgs = min_t(u64, IPCCHAN_DEFAULT_QUEUE_MSGS,
+				    lim.max_queue_msgs);
+	if (!*queue_bytes)
+		*queue_bytes = min_t(u64, (u64)*queue_msgs * *msg_size_max,
+				     lim.max_queue_bytes);
+	if (*msg_size_max > lim.max_msg_size ||
+	    *queue_msgs > lim.max_queue_msgs ||
+	    *queue_bytes > lim.max_queue_bytes ||
+	    *queue_bytes < *msg_size_max)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * ipcchan_chan_new() - allocate a channel charged to @owner
+ * @owner:        user to charge the channel to (a reference is taken)
+ * @msg_size_max: resolved attribute
+ * @queue_msgs:   resolved attribute
+ * @queue_bytes:  resolved attribute
+ *
+ * Context: process context, may sleep.
+ * Return: a channel with one reference, or ERR_PTR(-EMFILE, -ENFILE,
+ * -ENOMEM).
+ */
+struct ipcchan_chan *ipcchan_chan_new(struct ipcchan_user *owner,
+				      u32 msg_size_max, u32 queue_msgs,
+				      u64 queue_bytes)
+{
+	struct ipcchan_limits lim;
+	struct ipcchan_chan *chan;
+	int ret;
+
+	ipcchan_limits_read(&lim);
+	ret = ipcchan_channels_charge(lim.max_channels);
+	if (ret)
+		return ERR_PTR(ret);
+	ret = ipcchan_user_charge_channel(owner, lim.max_user_channels);
+	if (ret)
+		goto out_uncharge_global;
+	ret = -ENOMEM;
+	chan = kzalloc(sizeof(*chan), GFP_KERNEL_ACCOUNT);
+	if (!chan)
+		goto out_uncharge_user;
+
+	kref_init(&chan->ref);
+	spin_lock_init(&chan->lock);
+	chan->queue = RB_ROOT_CACHED;
+	init_waitqueue_head(&chan->recv_wait);
+	init_waitqueue_head(&chan->send_wait);
+	chan->msg_size_max = msg_size_max;
+	chan->queue_msgs = queue_msgs;
+	chan->queue_bytes = queue_bytes;
+	refcount_inc(&owner->ref);
+	chan->owner = owner;
+	return chan;
+
+out_uncharge_user:
+	ipcchan_user_uncharge_channel(owner);
+out_uncharge_global:
+	ipcchan_channels_uncharge();
+	return ERR_PTR(ret);
+}
+
+/**
+ * ipcchan_msg_free() - free a message and return what it charged
+ * @msg: a message on no queue
+ */
+void ipcchan_msg_free(struct ipcchan_msg *msg)
+{
+	if (msg->user) {
+		ipcchan_user_uncharge_bytes(msg->user, msg->len);
+		ipcchan_user_put(msg->user);
+	}
+	put_pid(msg->pid);
+	kvfree(msg);
+}
+
+static void ipcchan_chan_release(struct kref *ref)
+{
+	struct ipcchan_chan *chan = container_of(ref, struct ipcchan_chan, ref);
+	struct rb_node *node;
+
+	while ((node = rb_first_cached(&chan->queue))) {
+		rb_erase_cached(node, &chan->queue);
+		ipcchan_msg_free(rb_entry(node, struct ipcchan_msg, node));
+	}
+	ipcchan_user_uncharge_channel(chan->owner);
+	ipcchan_user_put(chan->owner);
+	ipcchan_channels_uncharge();
+	kfree(chan->name);
+	kfree(chan);
+}
+
+void ipcchan_chan_get(struct ipcchan_chan *chan)
+{
+	kref_get(&chan->ref);
+}
+
+/**
+ * ipcchan_chan_put() - drop a channel reference
+ * @chan: the channel; freed, with every queued message, on the last put
+ *
+ * Context: process context.
+ */
+void ipcchan_chan_put(struct ipcchan_chan *chan)
+{
+	kref_put(&chan->ref, ipcchan_chan_release);
+}
+
+/* Receivers can never get another message: no sender, none can come. */
+bool ipcchan_chan_hup_locked(const struct ipcchan_chan *chan)
+{
+	lockdep_assert_held(&chan->lock);
+	return !chan->senders && !chan->linked;
+}
+
+/* Senders can never be received from: no receiver, none can come. */
+bool ipcchan_chan_broken_locked(const struct ipcchan_chan *chan)
+{
+	lockdep_assert_held(&chan->lock);
+	return !chan->receivers && !chan->linked;
+}
+
+static void ipcchan_wake_locked(wait_queue_head_t *wq)
+{
+	/*
+	 * Safe without a barrier: sleepers enqueue under chan->lock, which we
+	 * hold, and pollers enqueue before they take it (see the top of file).
+	 */
+	if (waitqueue_active(wq))
+		wake_up_all(wq);
+}
+
+/**
+ * ipcchan_chan_attach() - count an endpoint that sends to or receives from
+ * @chan: the channel
+ * @send: the endpoint sends to @chan (else it receives)
+ */
+void ipcchan_chan_attach(struct ipcchan_chan *chan, bool send)
+{
+	ipcchan_chan_get(chan);
+	spin_lock(&chan->lock);
+	if (send)
+		chan->senders++;
+	else
+		chan->receivers++;
+	spin_unlock(&chan->lock);
+}
+
+/**
+ * ipcchan_chan_detach() - an endpoint goes away; maybe hang the channel up
+ * @chan: the channel
+ * @send: as given to ipcchan_chan_attach()
+ *
+ * When the last sender (receiver) of a channel that can gain no other goes,
+ * every receiver (sender) sleeping or polling is woken to see the hangup.
+ * Drops the endpoint's channel reference.
+ */
+void ipcchan_chan_detach(struct ipcchan_chan *chan, bool send)
+{
+	spin_lock(&chan->lock);
+	if (send) {
+		chan->senders--;
+		if (ipcchan_chan_hup_locked(chan))
+			ipcchan_wake_locked(&chan->recv_wait);
+	} else {
+		chan->receivers--;
+		if (ipcchan_chan_broken_locked(chan))
+			ipcchan_wake_locked(&chan->send_wait);
+	}
+	spin_unlock(&chan->lock);
+	ipcchan_chan_put(chan);
+}
+
+/* A name was unlinked: the channel may now be hung up on either side. */
+void ipcchan_chan_unlinked(struct ipcchan_chan *chan)
+{
+	spin_lock(&chan->lock);
+	chan->linked = false;
+	if (ipcchan_chan_hup_locked(chan))
+		ipcchan_wake_locked(&chan->recv_wait);
+	if (ipcchan_chan_broken_locked(chan))
+		ipcchan_wake_locked(&chan->send_wait);
+	spin_unlock(&chan->lock);
+}
+
+/**
+ * ipcchan_deadline_init() - turn the call's flags and timeout into a wait
+ * @dl:         out
+ * @flags:      IPCCHAN_NONBLOCK, _TIMEOUT, _ABSTIME, _REALTIME
+ * @timeout_ns: the call's timeout_ns
+ * @file:       the endpoint (its O_NONBLOCK counts as IPCCHAN_NONBLOCK)
+ *
+ * Return: 0 or -EINVAL (ABSTIME or REALTIME without the flag they need).
+ */
+int ipcchan_deadline_init(struct ipcchan_deadline *dl, u64 flags,
+			  u64 timeout_ns, struct file *file)
+{
+	memset(dl, 0, sizeof(*dl));
+	if ((flags & IPCCHAN_ABSTIME) && !(flags & IPCCHAN_TIMEOUT))
+		return -EINVAL;
+	if ((flags & IPCCHAN_REALTIME) && !(flags & IPCCHAN_ABSTIME))
+		return -EINVAL;
+	dl->nonblock = (flags & IPCCHAN_NONBLOCK) ||
+		       (file->f_flags & O_NONBLOCK);
+	if (!(flags & IPCCHAN_TIMEOUT))
+		return 0;
+	dl->timed = true;
+	dl->clock = (flags & IPCCHAN_REALTIME) ? CLOCK_REALTIME :
+						  CLOCK_MONOTONIC;
+	if (flags & IPCCHAN_ABSTIME) {
+		dl->expires = ns_to_ktime(min_t(u64, timeout_ns, KTIME_MAX));
+	} else {
+		u64 now = ktime_get_ns();
+
+		dl->expires = ns_to_ktime(timeout_ns > (u64)KTIME_MAX - now ?
+					  KTIME_MAX : now + timeout_ns);
+	}
+	return 0;
+}
+
+static bool ipcchan_deadline_passed(const struct ipcchan_deadline *dl)
+{
+	ktime_t now;
+
+	if (!dl->timed)
+		return false;
+	now = dl->clock == CLOCK_REALTIME ? ktime_get_real() : ktime_get();
+	return ktime_compare(now, dl->expires) >= 0;
+}
+
+/**
+ * ipcchan_chan_wait_locked() - sleep once on @wq, the lock dropped
+ * @chan:    the channel, locked; locked again on return
+ * @wq:      &chan->recv_wait or &chan->send_wait
+ * @dl:      the call's deadline
+ * @waiters: the counter of sleepers to keep (for stats)
+ *
+ * The caller checked its condition under the lock and found it false.
+ *
+ * Return: 0 (woken: check again), -EAGAIN (nonblocking), -ETIMEDOUT,
+ * -EINTR (signal, timed call) or -ERESTARTSYS (signal, untimed call).
+ */
+int ipcchan_chan_wait_locked(struct ipcchan_chan *chan, wait_queue_head_t *wq,
+			     struct ipcchan_deadline *dl, u32 *waiters)
+	__must_hold(&chan->lock)
+{
+	DEFINE_WAIT(wait);
+	int ret = 0;
+
+	lockdep_assert_held(&chan->lock);
+	if (dl->nonblock)
+		return -EAGAIN;
+	if (ipcchan_deadline_passed(dl))
+		return -ETIMEDOUT;
+	if (signal_pending(current))
+		return dl->timed ? -EINTR : -ERESTARTSYS;
+
+	prepare_to_wait(wq, &wait, TASK_INTERRUPTIBLE);
+	(*waiters)++;
+	spin_unlock(&chan->lock);
+	if (dl->timed) {
+		ktime_t expires = dl->expires;
+
+		if (!schedule_hrtimeout_range_clock(&expires, 0,
+						    HRTIMER_MODE_ABS,
+						    dl->clock))
+			ret = -ETIMEDOUT;
+	} else {
+		schedule();
+	}
+	spin_lock(&chan->lock);
+	(*waiters)--;
+	finish_wait(wq, &wait);
+	if (signal_pending(current))
+		return dl->timed ? -EINTR : -ERESTARTSYS;
+	return ret;
+}
+
+/* Room for a message of @len bytes now? */
+static bool ipcchan_chan_room_locked(const struct ipcchan_chan *chan, u64 len)
+{
+	return chan->nr_msgs < chan->queue_msgs &&
+	       chan->nr_bytes + len <= chan->queue_bytes;
+}
+
+/**
+ * ipcchan_chan_can_send_locked() - is there room for any message at all?
+ * @chan: the channel, locked
+ *
+ * Used by poll: EPOLLOUT means one more message (of at least one byte)
+ * fits now.
+ */
+bool ipcchan_chan_can_send_locked(const struct ipcchan_chan *chan)
+{
+	return ipcchan_chan_room_locked(chan, 1);
+}
+
+/**
+ * ipcchan_chan_enqueue() - queue @msg, sleeping for room as @dl allows
+ * @chan: the channel
+ * @msg:  a filled message; on success the channel owns it
+ * @dl:   the call's deadline
+ *
+ * Return: 0, -EPIPE, or an error of ipcchan_chan_wait_locked().
+ */
+int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
+			 struct ipcchan_deadline *dl)
+{
+	int ret = 0;
+
+	spin_lock(&chan->lock);
+	for (;;) {
+		if (ipcchan_chan_broken_locked(chan)) {
+			ret = -EPIPE;
+			goto out_unlock;
+		}
+		if (ipcchan_chan_room_locked(chan, msg->len))
+			break;
+		ret = ipcchan_chan_wait_locked(chan, &chan->send_wait, dl,
+					       &chan->waiting_senders);
+		if (ret)
+			goto out_unlock;
+	}
+	msg->seq = ++chan->next_seq;
+	rb_add_cached(&msg->node, &chan->queue, ipcchan_msg_before);
+	chan->nr_msgs++;
+	chan->nr_bytes += msg->len;
+	chan->sent++;
+	if (chan->nr_msgs > chan->peak_msgs)
+		chan->peak_msgs = chan->nr_msgs;
+	ipcchan_wake_locked(&chan->recv_wait);
+out_unlock:
+	spin_unlock(&chan->lock);
+	return ret;
+}
+
+/**
+ * ipcchan_chan_take() - take the first message off the queue
+ * @chan:  the channel
+ * @dl:    the call's deadline
+ * @space: the caller's buffer size; a longer message is left queued
+ * @peek:  take a reference instead of taking the message off the queue
+ * @msgp:  out: the message (taken off the queue but still counted against
+ *         the capacity: finish with ipcchan_chan_took() or
+ *         ipcchan_chan_untake(); with @peek, a reference to drop with
+ *         ipcchan_msg_put())
+ * @len:   out: the first message's length (also on -EMSGSIZE)
+ *
+ * Return: 0, 1 at hangup with an empty queue (no message), -EMSGSIZE, or
+ * an error of ipcchan_chan_wait_locked().
+ */
+int ipcchan_chan_take(struct ipcchan_chan *chan, struct ipcchan_deadline *dl,
+		      u64 space, bool peek, struct ipcchan_msg **msgp, u64 *len)
+{
+	struct ipcchan_msg *msg;
+	struct rb_node *node;
+	int ret;
+
+	spin_lock(&chan->lock);
+	for (;;) {
+		node = rb_first_cached(&chan->queue);
+		if (node)
+			break;
+		if (ipcchan_chan_hup_locked(chan)) {
+			ret = 1;
+			goto out_unlock;
+		}
+		ret = ipcchan_chan_wait_locked(chan, &chan->recv_wait, dl,
+					       &chan->waiting_receivers);
+		if (ret)
+			goto out_unlock;
+	}
+	msg = rb_entry(node, struct ipcchan_msg, node);
+	*len = msg->len;
+	if (msg->len > space) {
+		ret = -EMSGSIZE;
+		goto out_unlock;
+	}
+	if (peek) {
+		refcount_inc(&msg->ref);
+	} else {
+		rb_erase_cached(node, &chan->queue);
+		RB_CLEAR_NODE(node);
+	}
+	*msgp = msg;
+	ret = 0;
+out_unlock:
+	spin_unlock(&chan->lock);
+	return ret;
+}
+
+/* The message taken by ipcchan_chan_take() reached the receiver. */
+void ipcchan_chan_took(struct ipcchan_chan *chan, struct ipcchan_msg *msg)
+{
+	spin_lock(&chan->lock);
+	chan->nr_msgs--;
+	chan->nr_bytes -= msg->len;
+	chan->received++;
+	ipcchan_wake_locked(&chan->send_wait);
+	spin_unlock(&chan->lock);
+	ipcchan_msg_put(msg);
+}
+
+/* The copy to the receiver faulted: put the message back where it was. */
+void ipcchan_chan_untake(struct ipcchan_chan *chan, struct ipcchan_msg *msg)
+{
+	spin_lock(&chan->lock);
+	rb_add_cached(&msg->node, &chan->queue, ipcchan_msg_before);
+	ipcchan_wake_locked(&chan->recv_wait);
+	spin_unlock(&chan->lock);
+}
+
+/**
+ * ipcchan_msg_put() - drop a reference to a message
+ * @msg: freed on the last reference (it is on no queue then)
+ */
+void ipcchan_msg_put(struct ipcchan_msg *msg)
+{
+	if (refcount_dec_and_test(&msg->ref))
+		ipcchan_msg_free(msg);
+}
+
+/**
+ * ipcchan_chan_stats() - snapshot of a channel's state
+ * @chan: the channel
+ * @st:   filled (flags and reserved left alone)
+ */
+void ipcchan_chan_stats(struct ipcchan_chan *chan, struct ipcchan_stats *st)
+{
+	spin_lock(&chan->lock);
+	st->msg_size_max = chan->msg_size_max;
+	st->queue_msgs = chan->queue_msgs;
+	st->queue_bytes = chan->queue_bytes;
+	st->queued_msgs = chan->nr_msgs;
+	st->queued_bytes = chan->nr_bytes;
+	st->peak_msgs = chan->peak_msgs;
+	st->sent = chan->sent;
+	st->received = chan->received;
+	st->dropped = chan->dropped;
+	st->senders = chan->senders;
+	st->receivers = chan->receivers;
+	st->waiting_senders = chan->waiting_senders;
+	st->waiting_receivers = chan->waiting_receivers;
+	spin_unlock(&chan->lock);
+}

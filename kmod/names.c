@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Named channels: IPCCHAN_IOC_OPEN and IPCCHAN_IOC_UNLINK.
+ *
+ * A linked channel is in ipcchan_names, keyed by (IPC namespace, name). The
+ * link holds a channel reference and a reference on the namespace, so the
+ * namespace pointer in the key can never be freed and reused while the
+ * name exists. Unlink (or module exit) drops both.
+ *
+ * Locking: ipcchan_names_lock (a mutex) protects ipcchan_names and, for
+ * every channel, @name, @ns, @uid, @gid, @mode and the hash node. It nests
+ * outside chan->lock (see chan.c).
+ *
+ * Permissions use the credentials the control fd was opened with
+ * (file->f_cred), never those of the task that happens to call.
+ */
+#include <linux/cred.h>
+#include <linux/capability.h>
+#include <linux/file.h>
+#include <linux/hashtable.h>
+#include <linux/ipc_namespace.h>
+#include <linux/jhash.h>
+#include <linux/mutex.h>
+#include <linux/nsproxy.h>
+#include <linux/proc_ns.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "ipcchan.h"
+
+#define IPCCHAN_NAME_HASH_BITS	8
+
+static DEFINE_HASHTABLE(ipcchan_names, IPCCHAN_NAME_HASH_BITS);
+static DEFINE_MUTEX(ipcchan_names_lock);
+
+static u32 ipcchan_name_hash(const struct ipc_namespace *ns, const char *name)
+{
+	return jhash(name, strlen(name), (u32)(unsigned long)ns);
+}
+
+static struct ipcchan_chan *ipcchan_name_find(struct ipc_namespace *ns,
+					      const char *name)
+{
+	struct ipcchan_chan *chan;
+
+	lockdep_assert_held(&ipcchan_names_lock);
+	hash_for_each_possible(ipcchan_names, chan, name_node,
+			       ipcchan_name_hash(ns, name))
+		if (chan->ns == ns && !strcmp(chan->name, name))
+			return chan;
+	return NULL;
+}
+
+/* Copy and check a name: 1..IPCCHAN_NAME_MAX bytes, no '/', not . or .. */
+static char *ipcchan_name_from_user(u64 uname)
+{
+	char *name;
+
+	name = strndup_user(u64_to_user_ptr(uname), IPCCHAN_NAME_MAX + 1);
+	if (IS_ERR(name))
+		return PTR_ERR(name) == -EINVAL ? ERR_PTR(-ENAMETOOLONG) : name;
+	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") ||
+	    !strcmp(name, "..")) {
+		kfree(name);
+		return ERR_PTR(-EINVAL);
+	}
+	return name;
+}
+
+static bool ipcchan_cred_in_group(const struct cred *cred, kgid_t gid)
+{
+	const struct group_info *gi = cred->group_info;
+	int i;
+
+	if (gid_eq(cred->egid, gid))
+		return true;
+	for (i = 0; gi && i < gi->ngroups; i++)
+		if (gid_eq(gi->gid[i], gid))
+			return true;
+	return false;
+}
+
+/* May the control file's opener access @chan for @want (MAY_READ|WRITE)? */
+static int ipcchan_name_permission(struct file *ctl, struct ipcchan_chan *chan,
+				   int want)
+{
+	const struct cred *cred = ctl->f_cred;
+	umode_t mode = chan->mode;
+
+	if (uid_eq(cred->euid, chan->uid))
+		mode >>= 6;
+	else if (ipcchan_cred_in_group(cred, chan->gid))
+		mode >>= 3;
+	if ((mode & want & 7) == want)
+		return 0;
+	if (file_ns_capable(ctl, chan->ns->user_ns, CAP_IPC_OWNER))
+		return 0;
+	return -EACCES;
+}
+
+static void ipcchan_ns_put(struct ipc_namespace *ns)
+{
+	/* put_ipc_ns() is not exported before 6.12; nsfs drops refs so. */
+	ns->ns.ops->put(&ns->ns);
+}
+
+/* Take @chan's name out of the table; the caller drops the link's ref. */
+static void ipcchan_name_unlink_locked(struct ipcchan_chan *chan)
+{
+	lockdep_assert_held(&ipcchan_names_lock);
+	hash_del(&chan->name_node);
+	ipcchan_ns_put(chan->ns);
+	chan->ns = NULL;
+	ipcchan_chan_unlinked(chan);
+}
+
+/* Create and link a channel named @name (ownership from @ctl's opener). */
+static struct ipcchan_chan *ipcchan_name_create(struct file *ctl,
+						struct ipc_namespace *ns,
+						char *name,
+						struct ipcchan_open *o,
+						struct ipcchan_user *user)
+{
+	struct ipcchan_chan *chan;
+	int ret;
+
+	ret = ipcchan_attr_resolve(&o->msg_size_max, &o->queue_msgs,
+				   &o->queue_bytes);
+	if (ret)
+		return ERR_PTR(ret);
+	chan = ipcchan_chan_new(user, o->msg_size_max, o->queue_msgs,
+				o->queue_bytes);
+	if (IS_ERR(chan))
+		return chan;
+	chan->name = name;
+	chan->ns = get_ipc_ns(ns);
+	chan->uid = ctl->f_cred->euid;
+	chan->gid = ctl->f_cred->egid;
+	chan->mode = o->mode;
+	chan->linked = true;
+	/* One reference for the link, one for the caller. */
+	ipcchan_chan_get(chan);
+	hash_add(ipcchan_names, &chan->name_node, ipcchan_name_hash(ns, name));
+	return chan;
+}
+
+#define IPCCHAN_OPEN_FLAGS (IPCCHAN_FD_CLOEXEC | IPCCHAN_FD_NONBLOCK | \
+			    IPCCHAN_OPEN_SEND | IPCCHAN_OPEN_RECV | \
+			    IPCCHAN_OPEN_CREATE | IPCCHAN_OPEN_EXCL)
+
+static int ipcchan_open_check(const struct ipcchan_open *o)
+{
+	if ((o->flags & ~IPCCHAN_OPEN_FLAGS) || o->pad || o->fd ||
+	    o->created || !ipcchan_mem_is_zero(o->reserved, sizeof(o->reserved)))
+		return -EINVAL;
+	if (!(o->flags & (IPCCHAN_OPEN_SEND | IPCCHAN_OPEN_RECV)))
+		return -EINVAL;
+	if ((o->flags & IPCCHAN_OPEN_EXCL) && !(o->flags & IPCCHAN_OPEN_CREATE))
+		return -EINVAL;
+	if (o->mode & ~0777)
+		return -EINVAL;
+	return 0;
+}
+
+/* Find or create the channel of IPCCHAN_IOC_OPEN; returns a reference. */
+static struct ipcchan_chan *ipcchan_name_lookup(struct file *ctl,
+						struct ipcchan_open *o,
+						char *name,
+						struct ipcchan_user *user,
+						bool *created)
+{
+	struct ipc_namespace *ns = current->nsproxy->ipc_ns;
+	struct ipcchan_chan *chan;
+	int want = 0, ret;
+
+	if (o->flags & IPCCHAN_OPEN_SEND)
+		want |= MAY_WRITE;
+	if (o->flags & IPCCHAN_OPEN_RECV)
+		want |= MAY_READ;
+
+	mutex_lock(&ipcchan_names_lock);
+	chan = ipcchan_name_find(ns, name);
+	if (chan) {
+		ret = -EEXIST;
+		if (o->flags & IPCCHAN_OPEN_EXCL)
+			goto out_err;
+		ret = ipcchan_name_permission(ctl, chan, want);
+		if (ret)
+			goto out_err;
+		ipcchan_chan_get(chan);
+		kfree(name);
+		*created = false;
+	} else {
+		ret = -ENOENT;
+		if (!(o->flags & IPCCHAN_OPEN_CREATE))
+			goto out_err;
+		chan = ipcchan_name_create(ctl, ns, name, o, user);
+		if (IS_ERR(chan)) {
+			ret = PTR_ERR(chan);
+			goto out_err;
+		}
+		*created = true;
+	}
+	mutex_unlock(&ipcchan_names_lock);
+	return chan;
+
+out_err:
+	mutex_unlock(&ipcchan_names_lock);
+	kfree(name);
+	return ERR_PTR(ret);
+}
+
+/**
+ * ipcchan_ioctl_open() - IPCCHAN_IOC_OPEN handler (control fd)
+ * @ctl:   the control file; its credentials are checked and own new channels
+ * @arg:   user pointer to struct ipcchan_open
+ * @usize: the caller's size of the struct
+ *
+ * Return: 0 or a negative errno; no fd is installed and no name is left
+ * behind on failure (a channel this call created is unlinked again).
+ */
+long ipcchan_ioctl_open(struct file *ctl, void __user *arg, size_t usize)
+{
+	struct ipcchan_user *user;
+	struct ipcchan_chan *chan;
+	struct ipcchan_open o;
+	struct file *file;
+	bool created = false;
+	char *name;
+	int fd, ret;
+
+	ret = ipcchan_copy_struct_in(&o, sizeof(o), arg, usize);
+	if (ret)
+		return ret;
+	ret = ipcchan_open_check(&o);
+	if (ret)
+		return ret;
+	name = ipcchan_name_from_user(o.name);
+	if (IS_ERR(name))
+		return PTR_ERR(name);
+	user = ipcchan_user_get(ctl->f_cred->uid);
+	if (!user) {
+		kfree(name);
+		return -ENOMEM;
+	}
+
+	chan = ipcchan_name_lookup(ctl, &o, name, user, &created);
+	if (IS_ERR(chan)) {
+		ret = PTR_ERR(chan);
+		goto out_user;
+	}
+	file = ipcchan_ep_file((o.flags & IPCCHAN_OPEN_SEND) ? chan : NULL,
+			       (o.flags & IPCCHAN_OPEN_RECV) ? chan : NULL,
+			       user, o.flags & IPCCHAN_FD_NONBLOCK);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto out_undo;
+	}
+	ret = ipcchan_reserve_fds(1, o.flags & IPCCHAN_FD_CLOEXEC, &fd);
+	if (ret) {
+		fput(file);
+		goto out_undo;
+	}
+	o.fd = fd;
+	o.created = created;
+	if (ipcchan_copy_struct_out(arg, usize, &o, sizeof(o))) {
+		ipcchan_abort_fds(&file, &fd, 1);
+		ret = -EFAULT;
+		goto out_undo;
+	}
+	ipcchan_commit_fds(&file, &fd, 1);
+	ipcchan_chan_put(chan);
+	ipcchan_user_put(user);
+	return 0;
+
+out_undo:
+	if (created) {
+		mutex_lock(&ipcchan_names_lock);
+		if (chan->ns) {
+			ipcchan_name_unlink_locked(chan);
+			ipcchan_chan_put(chan);	/* the link's reference */
+		}
+		mutex_unlock(&ipcchan_names_lock);
+	}
+	ipcchan_chan_put(chan);
+out_user:
+	ipcchan_user_put(user);
+	return ret;
+}
+
+/**
+ * ipcchan_ioctl_unlink() - IPCCHAN_IOC_UNLINK handler (control fd)
+ * @ctl:   the control file; its opener must own the channel or have
+ *         CAP_IPC_OWNER
+ * @arg:   user pointer to struct ipcchan_unlink
+ * @usize: the caller's size of the struct
+ *
+ * Return: 0, -ENOENT, -EACCES, -EINVAL, -ENAMETOOLONG or -EFAULT.
+ */
+long ipcchan_ioctl_unlink(struct file *ctl, void __user *arg, size_t usize)
+{
+	struct ipc_namespace *ns = current->nsproxy->ipc_ns;
+	struct ipcchan_chan *chan;
+	struct ipcchan_unlink u;
+	char *name;
+	int ret;
+
+	ret = ipcchan_copy_struct_in(&u, sizeof(u), arg, usize);
+	if (ret)
+		return ret;
+	if (u.flags || !ipcchan_mem_is_zero(u.reserved, sizeof(u.reserved)))
+		return -EINVAL;
+	name = ipcchan_name_from_user(u.name);
+	if (IS_ERR(name))
+		return PTR_ERR(name);
+
+	mutex_lock(&ipcchan_names_lock);
+	chan = ipcchan_name_find(ns, name);
+	ret = -ENOENT;
+	if (!chan)
+		goto out_unlock;
+	ret = -EACCES;
+	if (!uid_eq(ctl->f_cred->euid, chan->uid) &&
+	    !file_ns_capable(ctl, ns->user_ns, CAP_IPC_OWNER))
+		goto out_unlock;
+	ipcchan_name_unlink_locked(chan);
+	mutex_unlock(&ipcchan_names_lock);
+	kfree(name);
+	ipcchan_chan_put(chan);	/* the link's reference */
+	return 0;
+
+out_unlock:
+	mutex_unlock(&ipcchan_names_lock);
+	kfree(name);
+	return ret;
+}
+
+/**
+ * ipcchan_names_exit() - unlink every name (module exit)
+ *
+ * No endpoint can exist when the module exits (each holds a module
+ * reference), so every channel left is held by its link alone.
+ */
+void ipcchan_names_exit(void)
+{
+	struct ipcchan_chan *chan;
+	struct hlist_node *tmp;
+	int bkt;
+
+	mutex_lock(&ipcchan_names_lock);
+	hash_for_each_safe(ipcchan_names, bkt, tmp, chan, name_node) {
+		ipcchan_name_unlink_locked(chan);
+		ipcchan_chan_put(chan);
+	}
+	mutex_unlock(&ipcchan_names_lock);
+}
