@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Raw-ioctl helpers for the channel selftests.
+ *
+ * The tests talk to the module through these small wrappers rather than
+ * through libipcchan's channel functions, so that they test the ABI of
+ * <linux/ipcchan.h> and nothing in between. Every helper returns a
+ * non-negative result or -errno and leaves errno as the ioctl set it.
+ * libipcchan is used only for ipcchan_ctl_open() and ipcchan_query().
+ */
+#ifndef IPCCHAN_SELFTEST_CHAN_H
+#define IPCCHAN_SELFTEST_CHAN_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <linux/ipcchan.h>
+
+#include "common.h"
+#include "libipcchan.h"
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
+#define NSEC_PER_MSEC	1000000ULL
+#define NSEC_PER_SEC	1000000000ULL
+
+/* A kernel text address: never accessible from userspace. */
+#define KERNEL_ADDR	((void *)(uintptr_t)0xffffffff81000000ULL)
+
+static inline __u64 ptr64(const void *p)
+{
+	return (__u64)(uintptr_t)p;
+}
+
+/* The same command with another struct size in _IOC_SIZE(). */
+static inline unsigned long ioc_resize(unsigned long cmd, unsigned int size)
+{
+	return (cmd & ~((unsigned long)_IOC_SIZEMASK << _IOC_SIZESHIFT)) |
+	       ((unsigned long)size << _IOC_SIZESHIFT);
+}
+
+static inline long chan_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	long r = ioctl(fd, cmd, arg);
+
+	return r < 0 ? -errno : r;
+}
+
+/* The address of a page that is not mapped (it was, a moment ago). */
+static inline void *unmapped_addr(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return KERNEL_ADDR;
+	munmap(p, page);
+	return p;
+}
+
+static inline __u64 now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (__u64)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static inline void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* --- control fd commands ------------------------------------------------ */
+
+static inline int ctl_open(void)
+{
+	return ipcchan_ctl_open(IPCCHAN_CTL_CLOEXEC);
+}
+
+static inline int chan_create(int ctl, __u64 flags, __u32 msg_size_max,
+			      __u32 queue_msgs, __u64 queue_bytes, int fds[2])
+{
+	struct ipcchan_create c;
+	long r;
+
+	memset(&c, 0, sizeof(c));
+	c.flags = flags;
+	c.msg_size_max = msg_size_max;
+	c.queue_msgs = queue_msgs;
+	c.queue_bytes = queue_bytes;
+	c.fds[0] = c.fds[1] = -1;
+	r = chan_ioctl(ctl, IPCCHAN_IOC_CREATE, &c);
+	if (r < 0)
+		return r;
+	fds[0] = c.fds[0];
+	fds[1] = c.fds[1];
+	return 0;
+}
+
+/* Returns the new endpoint or -errno; *created (if not NULL) is set. */
+static inline int chan_open_attr(int ctl, const char *name, __u64 flags,
+				 __u32 mode, __u32 msg_size_max,
+				 __u32 queue_msgs, __u64 queue_bytes,
+				 __u32 *created)
+{
+	struct ipcchan_open o;
+	long r;
+
+	memset(&o, 0, sizeof(o));
+	o.flags = flags;
+	o.name = ptr64(name);
+	o.mode = mode;
+	o.msg_size_max = msg_size_max;
+	o.queue_msgs = queue_msgs;
+	o.queue_bytes = queue_bytes;
+	o.fd = -1;
+	o.created = 0xdead;
+	r = chan_ioctl(ctl, IPCCHAN_IOC_OPEN, &o);
+	if (r < 0)
+		return r;
+	if (created)
+		*created = o.created;
+	return o.fd;
+}
+
+static inline int chan_open(int ctl, const char *name, __u64 flags, __u32 mode)
+{
+	return chan_open_attr(ctl, name, flags, mode, 0, 0, 0, NULL);
+}
+
+static inline int chan_unlink(int ctl, const char *name)
+{
+	struct ipcchan_unlink u;
+
+	memset(&u, 0, sizeof(u));
+	u.name = ptr64(name);
+	return chan_ioctl(ctl, IPCCHAN_IOC_UNLINK, &u);
+}
+
+static inline int chan_query(int ctl, struct ipcchan_query *q)
+{
+	return ipcchan_query(ctl, q);
+}
+
+/* --- endpoint commands --------------------------------------------------- */
+
+/*
+ * Send one message. The header does not say what IPCCHAN_IOC_SEND returns
+ * on success (only the library's "0 or -errno"), so any non-negative
+ * return is success and reads as 0 here.
+ */
+static inline int chan_send_t(int fd, const void *buf, size_t len, __u32 prio,
+			      __u64 flags, __u64 timeout_ns)
+{
+	struct ipcchan_send s;
+	long r;
+
+	memset(&s, 0, sizeof(s));
+	s.flags = flags;
+	s.buf = ptr64(buf);
+	s.len = len;
+	s.prio = prio;
+	s.timeout_ns = timeout_ns;
+	r = chan_ioctl(fd, IPCCHAN_IOC_SEND, &s);
+	return r < 0 ? (int)r : 0;
+}
+
+static inline int chan_send(int fd, const void *buf, size_t len, __u32 prio,
+			    __u64 flags)
+{
+	return chan_send_t(fd, buf, len, prio, flags, 0);
+}
+
+static inline int chan_send_str(int fd, const char *s, __u32 prio, __u64 flags)
+{
+	return chan_send(fd, s, strlen(s), prio, flags);
+}
+
+/* Returns the ioctl's result (the length) or -errno; fills *out if given. */
+static inline long chan_recv_t(int fd, void *buf, size_t len, __u64 flags,
+			       __u64 timeout_ns, struct ipcchan_recv *out)
+{
+	struct ipcchan_recv r;
+	long ret;
+
+	memset(&r, 0, sizeof(r));
+	r.flags = flags;
+	r.buf = ptr64(buf);
+	r.len = len;
+	r.timeout_ns = timeout_ns;
+	ret = chan_ioctl(fd, IPCCHAN_IOC_RECV, &r);
+	if (out)
+		*out = r;
+	return ret;
+}
+
+static inline long chan_recv(int fd, void *buf, size_t len, __u64 flags,
+			     struct ipcchan_recv *out)
+{
+	return chan_recv_t(fd, buf, len, flags, 0, out);
+}
+
+/* Batch send or receive (cmd); returns the count or -errno; *done if given. */
+static inline long chan_batch(int fd, unsigned long cmd,
+			      struct ipcchan_msghdr *msgs, __u32 count,
+			      __u64 flags, __u64 timeout_ns, __u32 *done)
+{
+	struct ipcchan_batch b;
+	long r;
+
+	memset(&b, 0, sizeof(b));
+	b.flags = flags;
+	b.msgs = ptr64(msgs);
+	b.count = count;
+	b.timeout_ns = timeout_ns;
+	b.done = 0xdeadbeef;
+	r = chan_ioctl(fd, cmd, &b);
+	if (done)
+		*done = b.done;
+	return r;
+}
+
+static inline int chan_stats(int fd, __u64 flags, struct ipcchan_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->flags = flags;
+	return chan_ioctl(fd, IPCCHAN_IOC_STATS, st);
+}
+
+enum chan_waiter { WAITING_SENDERS, WAITING_RECEIVERS };
+
+/*
+ * Poll the stats of fd (with flags) until the number of tasks sleeping in
+ * send or receive is at least want, for at most timeout_ms. This is how a
+ * test knows a helper is blocked before it acts. Returns 0, or -ETIMEDOUT
+ * (or the stats error).
+ */
+static inline int wait_waiters(int fd, __u64 flags, enum chan_waiter which,
+			       __u32 want, unsigned int timeout_ms)
+{
+	__u64 end = now_ns(CLOCK_MONOTONIC) + timeout_ms * NSEC_PER_MSEC;
+	struct ipcchan_stats st;
+	int r;
+
+	for (;;) {
+		r = chan_stats(fd, flags, &st);
+		if (r < 0)
+			return r;
+		if ((which == WAITING_SENDERS ? st.waiting_senders :
+						st.waiting_receivers) >= want)
+			return 0;
+		if (now_ns(CLOCK_MONOTONIC) > end)
+			return -ETIMEDOUT;
+		sleep_ms(5);
+	}
+}
+
+/* --- child processes ----------------------------------------------------- */
+
+/*
+ * Forked helpers never use ASSERT/EXPECT (the harness would run the
+ * fixture's teardown in them); they check with CHILD_CHECK, which prints
+ * what failed and exits with a non-zero status the parent asserts on.
+ */
+#define CHILD_CHECK(cond, ...) do {					\
+	if (!(cond)) {							\
+		fprintf(stderr, "# child %d: %s:%d: check '%s' failed: ", \
+			getpid(), __FILE__, __LINE__, #cond);		\
+		fprintf(stderr, __VA_ARGS__);				\
+		fprintf(stderr, "\n");					\
+		_exit(1);						\
+	}								\
+} while (0)
+
+/* The child's exit status, or 128 + the signal that killed it. */
+static inline int wait_child(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -errno;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+/* A shared anonymous mapping for results written by children. */
+static inline void *shared_alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* --- module parameters ----------------------------------------------------- */
+
+struct param_save {
+	const char *name;
+	unsigned long long val;
+	int saved;
+};
+
+static inline int param_save(struct param_save *p, const char *name)
+{
+	p->name = name;
+	p->saved = ipcchan_param_read(name, &p->val) == 0;
+	return p->saved ? 0 : -EIO;
+}
+
+static inline int param_set(const char *name, unsigned long long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", val);
+	return ipcchan_param_write(name, buf);
+}
+
+static inline int param_restore(struct param_save *p)
+{
+	if (!p->saved)
+		return 0;
+	return param_set(p->name, p->val);
+}
+
+#endif /* IPCCHAN_SELFTEST_CHAN_H */
