@@ -120,6 +120,7 @@ struct ipcchan_chan *ipcchan_chan_new(struct ipcchan_user *owner,
 	chan->queue = RB_ROOT_CACHED;
 	init_waitqueue_head(&chan->recv_wait);
 	init_waitqueue_head(&chan->send_wait);
+	INIT_LIST_HEAD(&chan->notifiers);
 	chan->msg_size_max = msg_size_max;
 	chan->queue_msgs = queue_msgs;
 	chan->queue_bytes = queue_bytes;
@@ -153,6 +154,8 @@ static void ipcchan_chan_release(struct kref *ref)
 	struct ipcchan_chan *chan = container_of(ref, struct ipcchan_chan, ref);
 	struct rb_node *node;
 
+	/* Registrations go with their files, which hold the channel. */
+	WARN_ON_ONCE(!list_empty(&chan->notifiers));
 	while ((node = rb_first_cached(&chan->queue))) {
 		rb_erase_cached(node, &chan->queue);
 		ipcchan_msg_free(rb_entry(node, struct ipcchan_msg, node));
@@ -204,6 +207,50 @@ static void ipcchan_wake_locked(wait_queue_head_t *wq)
 		wake_up_all(wq);
 }
 
+/*
+ * No receiver can ever take what is queued: discard it now (counted as
+ * dropped) rather than hold its memory and charges until the last sender
+ * goes. The messages are put on @gone, freed by the caller after unlocking
+ * (kvfree() may sleep).
+ */
+static void ipcchan_chan_purge_locked(struct ipcchan_chan *chan,
+				      struct list_head *gone)
+{
+	struct rb_node *node;
+
+	lockdep_assert_held(&chan->lock);
+	while ((node = rb_first_cached(&chan->queue))) {
+		struct ipcchan_msg *msg = rb_entry(node, struct ipcchan_msg,
+						   node);
+
+		rb_erase_cached(node, &chan->queue);
+		chan->nr_msgs--;
+		chan->nr_bytes -= msg->len;
+		chan->dropped++;
+		list_add_tail(&msg->gone, gone);
+	}
+}
+
+static void ipcchan_msg_free_list(struct list_head *gone)
+{
+	struct ipcchan_msg *msg, *tmp;
+
+	list_for_each_entry_safe(msg, tmp, gone, gone)
+		ipcchan_msg_put(msg);
+}
+
+/* Receivers or the name went away: wake whoever can see a hangup now. */
+static void ipcchan_chan_hangup_locked(struct ipcchan_chan *chan,
+				       struct list_head *gone)
+{
+	if (ipcchan_chan_hup_locked(chan))
+		ipcchan_wake_locked(&chan->recv_wait);
+	if (ipcchan_chan_broken_locked(chan)) {
+		ipcchan_chan_purge_locked(chan, gone);
+		ipcchan_wake_locked(&chan->send_wait);
+	}
+}
+
 /**
  * ipcchan_chan_attach() - count an endpoint that sends to or receives from
  * @chan: the channel
@@ -226,35 +273,35 @@ void ipcchan_chan_attach(struct ipcchan_chan *chan, bool send)
  * @send: as given to ipcchan_chan_attach()
  *
  * When the last sender (receiver) of a channel that can gain no other goes,
- * every receiver (sender) sleeping or polling is woken to see the hangup.
- * Drops the endpoint's channel reference.
+ * every receiver (sender) sleeping or polling is woken to see the hangup;
+ * when no receiver can come any more, what is queued is dropped. Drops the
+ * endpoint's channel reference.
  */
 void ipcchan_chan_detach(struct ipcchan_chan *chan, bool send)
 {
+	LIST_HEAD(gone);
+
 	spin_lock(&chan->lock);
-	if (send) {
+	if (send)
 		chan->senders--;
-		if (ipcchan_chan_hup_locked(chan))
-			ipcchan_wake_locked(&chan->recv_wait);
-	} else {
+	else
 		chan->receivers--;
-		if (ipcchan_chan_broken_locked(chan))
-			ipcchan_wake_locked(&chan->send_wait);
-	}
+	ipcchan_chan_hangup_locked(chan, &gone);
 	spin_unlock(&chan->lock);
+	ipcchan_msg_free_list(&gone);
 	ipcchan_chan_put(chan);
 }
 
 /* A name was unlinked: the channel may now be hung up on either side. */
 void ipcchan_chan_unlinked(struct ipcchan_chan *chan)
 {
+	LIST_HEAD(gone);
+
 	spin_lock(&chan->lock);
 	chan->linked = false;
-	if (ipcchan_chan_hup_locked(chan))
-		ipcchan_wake_locked(&chan->recv_wait);
-	if (ipcchan_chan_broken_locked(chan))
-		ipcchan_wake_locked(&chan->send_wait);
+	ipcchan_chan_hangup_locked(chan, &gone);
 	spin_unlock(&chan->lock);
+	ipcchan_msg_free_list(&gone);
 }
 
 /**
@@ -380,6 +427,7 @@ bool ipcchan_chan_can_send_locked(const struct ipcchan_chan *chan)
 int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
 			 struct ipcchan_deadline *dl)
 {
+	LIST_HEAD(gone);
 	int ret = 0;
 
 	spin_lock(&chan->lock);
@@ -403,8 +451,10 @@ int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
 	if (chan->nr_msgs > chan->peak_msgs)
 		chan->peak_msgs = chan->nr_msgs;
 	ipcchan_wake_locked(&chan->recv_wait);
+	ipcchan_notify_locked(chan, &gone);
 out_unlock:
 	spin_unlock(&chan->lock);
+	ipcchan_notify_free_list(&gone);
 	return ret;
 }
 

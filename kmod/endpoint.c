@@ -284,7 +284,7 @@ static int ipcchan_batch_in(struct ipcchan_batch *b, void __user *arg,
 
 	if (ret)
 		return ret;
-	if ((b->flags & ~IPCCHAN_XFER_FLAGS) || b->done ||
+	if ((b->flags & ~IPCCHAN_XFER_FLAGS) ||
 	    !ipcchan_mem_is_zero(b->reserved, sizeof(b->reserved)) ||
 	    !b->count || b->count > IPCCHAN_BATCH_MAX)
 		return -EINVAL;
@@ -429,6 +429,7 @@ static const struct ipcchan_ioctl_desc ipcchan_ep_ioctls[] = {
 	{ IPCCHAN_IOC_RECV_BATCH, IPCCHAN_BATCH_SIZE_VER0,
 	  ipcchan_ioctl_recv_batch },
 	{ IPCCHAN_IOC_STATS, IPCCHAN_STATS_SIZE_VER0, ipcchan_ioctl_stats },
+	{ IPCCHAN_IOC_NOTIFY, IPCCHAN_NOTIFY_SIZE_VER0, ipcchan_ioctl_notify },
 };
 
 static long ipcchan_ep_ioctl(struct file *file, unsigned int cmd,
@@ -497,12 +498,24 @@ static void ipcchan_ep_show_fdinfo(struct seq_file *m, struct file *file)
 		ipcchan_fdinfo_chan(m, "tx", ep->tx);
 }
 
-static int ipcchan_ep_release(struct inode *inode, struct file *file)
+/* A close by a process drops the notification it made through this file. */
+static int ipcchan_ep_flush(struct file *file, fl_owner_t id)
 {
 	struct ipcchan_ep *ep = ipcchan_ep_of(file);
 
 	if (ep->rx)
+		ipcchan_notify_drop_file(ep->rx, file, task_tgid(current));
+	return 0;
+}
+
+static int ipcchan_ep_release(struct inode *inode, struct file *file)
+{
+	struct ipcchan_ep *ep = ipcchan_ep_of(file);
+
+	if (ep->rx) {
+		ipcchan_notify_drop_file(ep->rx, file, NULL);
 		ipcchan_chan_detach(ep->rx, false);
+	}
 	if (ep->tx)
 		ipcchan_chan_detach(ep->tx, true);
 	ipcchan_user_put(ep->user);
@@ -512,7 +525,9 @@ static int ipcchan_ep_release(struct inode *inode, struct file *file)
 
 static const struct file_operations ipcchan_ep_fops = {
 	.owner		= THIS_MODULE,
+	.flush		= ipcchan_ep_flush,
 	.release	= ipcchan_ep_release,
+	.fasync		= ipcchan_notify_fasync,
 	.poll		= ipcchan_ep_poll,
 	.unlocked_ioctl	= ipcchan_ep_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
@@ -654,7 +669,6 @@ long ipcchan_ioctl_create(struct file *file, void __user *arg, size_t usize)
 		return ret;
 	if ((c.flags & ~(IPCCHAN_FD_CLOEXEC | IPCCHAN_FD_NONBLOCK |
 			 IPCCHAN_CREATE_DUPLEX)) ||
-	    c.fds[0] || c.fds[1] ||
 	    !ipcchan_mem_is_zero(c.reserved, sizeof(c.reserved)))
 		return -EINVAL;
 	ret = ipcchan_attr_resolve(&c.msg_size_max, &c.queue_msgs,

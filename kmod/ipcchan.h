@@ -12,6 +12,7 @@
  *   chan.c   the channel: queue, waiters, hangup (owns chan->lock)
  *   endpoint.c endpoint files, send/receive/batch/stats, IPCCHAN_IOC_CREATE
  *   names.c  named channels per IPC namespace (owns ipcchan_names_lock)
+ *   notify.c signal notification and fasync
  */
 #ifndef _IPCCHAN_INTERNAL_H
 #define _IPCCHAN_INTERNAL_H
@@ -38,7 +39,8 @@ struct pid;
 
 /* Features this build of the module implements. */
 #define IPCCHAN_FEATURES \
-	(IPCCHAN_FEAT_QUERY | IPCCHAN_FEAT_CHANNELS | IPCCHAN_FEAT_NAMED)
+	(IPCCHAN_FEAT_QUERY | IPCCHAN_FEAT_CHANNELS | IPCCHAN_FEAT_NAMED | \
+	 IPCCHAN_FEAT_NOTIFY)
 
 /* limits.c */
 
@@ -128,6 +130,7 @@ void ipcchan_user_usage(kuid_t uid, u64 *channels, u64 *bytes);
 /**
  * struct ipcchan_msg - one queued message
  * @node:         in the channel's queue (chan->lock), or cleared
+ * @gone:         on a private list once dropped from the queue
  * @ref:          1 while queued or being received, +1 per peek in progress
  * @seq:          sequence number in the channel, from 1 (chan->lock)
  * @prio:         priority
@@ -141,6 +144,7 @@ void ipcchan_user_usage(kuid_t uid, u64 *channels, u64 *bytes);
  */
 struct ipcchan_msg {
 	struct rb_node node;
+	struct list_head gone;
 	refcount_t ref;
 	u64 seq;
 	u32 prio;
@@ -183,6 +187,8 @@ struct ipcchan_msg {
  * @uid:          owner's effective uid (named)
  * @gid:          owner's effective gid (named)
  * @mode:         permission bits (named)
+ * @notifiers:    (lock) IPCCHAN_IOC_NOTIFY registrations (notify.c)
+ * @fasync:       O_ASYNC receivers (fasync_helper's own locking)
  */
 struct ipcchan_chan {
 	struct kref ref;
@@ -212,6 +218,8 @@ struct ipcchan_chan {
 	kuid_t uid;
 	kgid_t gid;
 	umode_t mode;
+	struct list_head notifiers;
+	struct fasync_struct *fasync;
 };
 
 /**
@@ -278,6 +286,15 @@ long ipcchan_ioctl_create(struct file *file, void __user *arg, size_t usize);
 /* names.c */
 long ipcchan_ioctl_open(struct file *ctl, void __user *arg, size_t usize);
 long ipcchan_ioctl_unlink(struct file *ctl, void __user *arg, size_t usize);
+int ipcchan_names_init(void);
 void ipcchan_names_exit(void);
+
+/* notify.c */
+long ipcchan_ioctl_notify(struct file *file, void __user *arg, size_t usize);
+void ipcchan_notify_locked(struct ipcchan_chan *chan, struct list_head *gone);
+void ipcchan_notify_free_list(struct list_head *gone);
+void ipcchan_notify_drop_file(struct ipcchan_chan *chan, struct file *file,
+			      struct pid *owner);
+int ipcchan_notify_fasync(int fd, struct file *file, int on);
 
 #endif /* _IPCCHAN_INTERNAL_H */

@@ -65,12 +65,19 @@ static int __init ipcchan_init(void)
 		return -EINVAL;
 	}
 	ipcchan_misc.mode = mode;
-	ret = misc_register(&ipcchan_misc);
+	ret = ipcchan_names_init();
 	if (ret)
 		return ret;
+	ret = misc_register(&ipcchan_misc);
+	if (ret)
+		goto out_names;
 	pr_info("version %s loaded (abi %d)\n", IPCCHAN_VERSION_STR,
 		IPCCHAN_ABI_VERSION);
 	return 0;
+
+out_names:
+	ipcchan_names_exit();
+	return ret;
 }
 
 static void __exit ipcchan_exit(void)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Named channels: IPCCHAN_IOC_OPEN and IPCCHAN_IOC_UNLINK.
+ * Named channels: IPCCHAN_IOC_OPEN, IPCCHAN_IOC_UNLINK and /proc/ipcchan.
  *
  * A linked channel is in ipcchan_names, keyed by (IPC namespace, name). The
  * link holds a channel reference and a reference on the namespace, so the
@@ -22,7 +22,9 @@
 #include <linux/jhash.h>
 #include <linux/mutex.h>
 #include <linux/nsproxy.h>
+#include <linux/proc_fs.h>
 #include <linux/proc_ns.h>
+#include <linux/seq_file.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -152,14 +154,14 @@ static struct ipcchan_chan *ipcchan_name_create(struct file *ctl,
 
 static int ipcchan_open_check(const struct ipcchan_open *o)
 {
-	if ((o->flags & ~IPCCHAN_OPEN_FLAGS) || o->pad || o->fd ||
-	    o->created || !ipcchan_mem_is_zero(o->reserved, sizeof(o->reserved)))
+	if ((o->flags & ~IPCCHAN_OPEN_FLAGS) || o->pad ||
+	    !ipcchan_mem_is_zero(o->reserved, sizeof(o->reserved)))
 		return -EINVAL;
 	if (!(o->flags & (IPCCHAN_OPEN_SEND | IPCCHAN_OPEN_RECV)))
 		return -EINVAL;
 	if ((o->flags & IPCCHAN_OPEN_EXCL) && !(o->flags & IPCCHAN_OPEN_CREATE))
 		return -EINVAL;
-	if (o->mode & ~0777)
+	if ((o->flags & IPCCHAN_OPEN_CREATE) && (o->mode & ~0777))
 		return -EINVAL;
 	return 0;
 }
@@ -341,7 +343,8 @@ out_unlock:
  * ipcchan_names_exit() - unlink every name (module exit)
  *
  * No endpoint can exist when the module exits (each holds a module
- * reference), so every channel left is held by its link alone.
+ * reference), so every channel left is held by its link alone. Also
+ * removes /proc/ipcchan.
  */
 void ipcchan_names_exit(void)
 {
@@ -349,10 +352,87 @@ void ipcchan_names_exit(void)
 	struct hlist_node *tmp;
 	int bkt;
 
+	remove_proc_entry(IPCCHAN_DEVICE_NAME, NULL);
 	mutex_lock(&ipcchan_names_lock);
 	hash_for_each_safe(ipcchan_names, bkt, tmp, chan, name_node) {
 		ipcchan_name_unlink_locked(chan);
 		ipcchan_chan_put(chan);
 	}
 	mutex_unlock(&ipcchan_names_lock);
+}
+
+/*
+ * /proc/ipcchan: the named channels of the reader's IPC namespace, one per
+ * line, ids in the reader's user namespace. The names lock is held from
+ * ->start to ->stop; each line takes chan->lock for a consistent snapshot.
+ */
+static struct ipcchan_chan *ipcchan_proc_nth(struct ipc_namespace *ns,
+					     loff_t pos)
+{
+	struct ipcchan_chan *chan;
+	int bkt;
+
+	hash_for_each(ipcchan_names, bkt, chan, name_node)
+		if (chan->ns == ns && pos-- == 0)
+			return chan;
+	return NULL;
+}
+
+static void *ipcchan_proc_start(struct seq_file *m, loff_t *pos)
+{
+	mutex_lock(&ipcchan_names_lock);
+	if (*pos == 0)
+		return SEQ_START_TOKEN;
+	return ipcchan_proc_nth(current->nsproxy->ipc_ns, *pos - 1);
+}
+
+static void *ipcchan_proc_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	++*pos;
+	return ipcchan_proc_nth(current->nsproxy->ipc_ns, *pos - 1);
+}
+
+static void ipcchan_proc_stop(struct seq_file *m, void *v)
+{
+	mutex_unlock(&ipcchan_names_lock);
+}
+
+static int ipcchan_proc_show(struct seq_file *m, void *v)
+{
+	struct user_namespace *uns = seq_user_ns(m);
+	struct ipcchan_chan *chan = v;
+	struct ipcchan_stats st;
+
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(m, "name mode uid gid msg_size_max queue_msgs queue_bytes queued_msgs queued_bytes sent received senders receivers\n");
+		return 0;
+	}
+	ipcchan_chan_stats(chan, &st);
+	seq_printf(m, "%s %04o %u %u %llu %llu %llu %llu %llu %llu %llu %u %u\n",
+		   chan->name, chan->mode, from_kuid_munged(uns, chan->uid),
+		   from_kgid_munged(uns, chan->gid), st.msg_size_max,
+		   st.queue_msgs, st.queue_bytes, st.queued_msgs,
+		   st.queued_bytes, st.sent, st.received, st.senders,
+		   st.receivers);
+	return 0;
+}
+
+static const struct seq_operations ipcchan_proc_ops = {
+	.start	= ipcchan_proc_start,
+	.next	= ipcchan_proc_next,
+	.stop	= ipcchan_proc_stop,
+	.show	= ipcchan_proc_show,
+};
+
+/**
+ * ipcchan_names_init() - create /proc/ipcchan
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int ipcchan_names_init(void)
+{
+	if (!proc_create_seq(IPCCHAN_DEVICE_NAME, 0444, NULL,
+			     &ipcchan_proc_ops))
+		return -ENOMEM;
+	return 0;
 }

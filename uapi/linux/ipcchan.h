@@ -29,6 +29,7 @@
  *   know fails with -ENOTTY.
  * - Every flags field rejects unknown bits with -EINVAL; every field named
  *   reserved or pad must be zero (-EINVAL otherwise) and reads back as zero.
+ *   Fields documented as "out" only are ignored on input.
  * - Structs are fixed-width, naturally aligned and padding-free, so a 32-bit
  *   process issues the same bytes as a 64-bit one and compat_ioctl is the
  *   same handler. Pointers travel as __u64.
@@ -147,7 +148,10 @@ struct ipcchan_query {
  *     channel and returns an endpoint that sends, receives or both.
  * Endpoints are inherited across fork, passed with SCM_RIGHTS and dup'ed
  * like any fd; any number of processes may send to and receive from one
- * channel (each message is received exactly once).
+ * channel (each message is received exactly once). Endpoints are used
+ * through the ioctls below and poll/select/epoll; read(2) and write(2) fail
+ * with -EINVAL. Endpoint commands on the control fd, and control commands on
+ * an endpoint, fail with -ENOTTY.
  *
  * Lifetime. A channel lives while an endpoint refers to it or, for a named
  * channel, while its name is linked (POSIX mq semantics): a named channel
@@ -171,11 +175,31 @@ struct ipcchan_query {
  * CAP_IPC_OWNER in the namespace's user namespace overrides. Only the
  * owner or CAP_IPC_OWNER may unlink.
  *
- * Accounting. Creating a channel charges one channel to the creator's real
- * uid (max_user_channels) and to the system (max_channels). A queued
- * message charges its payload bytes to the sender's real uid
- * (max_user_bytes) and its memory to the sender's memory cgroup; both are
- * returned when it is received or its channel is destroyed.
+ * A channel that can gain no new receiver and has none left drops what is
+ * queued at once (counted in ipcchan_stats.dropped). No SIGPIPE is sent.
+ *
+ * Readiness (poll, select, epoll) of an endpoint: EPOLLIN when its rx
+ * channel has a message queued; EPOLLHUP when that channel is hung up
+ * (receive what is left, then end of channel); EPOLLOUT when one more
+ * message fits its tx channel (fewer than queue_msgs queued and fewer than
+ * queue_bytes bytes); EPOLLERR when its tx channel can never be received
+ * from. Every queued message wakes pollers, also when the queue was not
+ * empty, so edge-triggered epoll sees each one.
+ *
+ * Accounting. Creating a channel charges one channel (two for a duplex
+ * pair) to the real uid of the control fd's opener (max_user_channels,
+ * -EMFILE) and to the system (max_channels, -ENFILE); the query ioctl shows
+ * both counts, which tells these apart from running out of descriptors. A
+ * queued message charges its payload bytes to the real uid that created
+ * the sending endpoint (max_user_bytes, -ENOSPC) and its memory to the
+ * sending task's memory cgroup; both are returned when it is received or
+ * dropped, or its channel is destroyed.
+ *
+ * Listing. /proc/ipcchan lists the named channels of the reader's IPC
+ * namespace, one per line after a header line naming the fields: name,
+ * mode (octal), uid, gid (in the reader's user namespace), msg_size_max,
+ * queue_msgs, queue_bytes, queued_msgs, queued_bytes, sent, received,
+ * senders, receivers.
  */
 
 /* Longest channel name, in bytes, without the terminating NUL. */
@@ -204,6 +228,8 @@ struct ipcchan_query {
  *   min(queue_msgs * msg_size_max, max_queue_bytes). Above
  *   max_queue_bytes, or below msg_size_max: -EINVAL.
  * A message of msg_size_max bytes therefore always fits an empty queue.
+ * (With every attribute 0, a create fails with -EINVAL only if the
+ * administrator set max_queue_bytes below the default message size.)
  */
 
 /* IPCCHAN_IOC_CREATE flags, besides IPCCHAN_FD_*. */
@@ -220,6 +246,11 @@ struct ipcchan_query {
  *                pipe(2)); with DUPLEX, each sends to the other (as
  *                socketpair(2)), over two channels with the same attributes.
  * @reserved:     must be zero.
+ *
+ * Errors: -EINVAL (flags, attributes, non-zero reserved), -EMFILE
+ * (max_user_channels), -ENFILE (max_channels, or the system's file table),
+ * -EMFILE (the process's descriptor limit), -ENOMEM, -EFAULT. Nothing is
+ * created and no descriptor is installed when the call fails.
  */
 struct ipcchan_create {
 	__u64 flags;
@@ -242,7 +273,8 @@ struct ipcchan_create {
  * struct ipcchan_open - open or create a named channel
  * @flags:        in: IPCCHAN_OPEN_*, IPCCHAN_FD_*.
  * @name:         in: user pointer to the NUL-terminated name.
- * @mode:         in, with IPCCHAN_OPEN_CREATE: permission bits (<= 0777).
+ * @mode:         in, with IPCCHAN_OPEN_CREATE: permission bits (<= 0777;
+ *                no umask applies). Ignored without CREATE.
  * @msg_size_max: in, used only when this call creates the channel.
  * @queue_msgs:   in, used only when this call creates the channel.
  * @fd:           out: the endpoint.
@@ -251,10 +283,16 @@ struct ipcchan_create {
  * @pad:          must be zero.
  * @reserved:     must be zero.
  *
+ * The attributes, like @mode, are used only when this call creates the
+ * channel and are ignored otherwise.
+ *
  * Errors: -ENOENT (no such name, no CREATE), -EEXIST (CREATE|EXCL and it
  * exists), -EACCES (mode does not allow the access asked for),
- * -ENAMETOOLONG, -EINVAL (empty name, '/', "." or "..", bad flags, mode or
- * attributes), -EMFILE / -ENFILE (per-user / system channel limit).
+ * -ENAMETOOLONG, -EINVAL (empty name, '/', "." or "..", unknown flags,
+ * neither SEND nor RECV, EXCL without CREATE, mode or attributes when
+ * creating, non-zero pad or reserved), -EMFILE / -ENFILE
+ * (per-user / system channel limit, or descriptor limits), -ENOMEM,
+ * -EFAULT.
  */
 struct ipcchan_open {
 	__u64 flags;
@@ -291,6 +329,7 @@ struct ipcchan_unlink {
 /*
  * Flags shared by the send and receive commands.
  * IPCCHAN_NONBLOCK: do not sleep (as O_NONBLOCK on the endpoint): -EAGAIN.
+ *                   It takes precedence over IPCCHAN_TIMEOUT.
  * IPCCHAN_TIMEOUT:  sleep at most timeout_ns nanoseconds; then -ETIMEDOUT.
  * IPCCHAN_ABSTIME:  with TIMEOUT, timeout_ns is an absolute deadline on
  *                   CLOCK_MONOTONIC (or CLOCK_REALTIME with IPCCHAN_REALTIME).
@@ -298,10 +337,12 @@ struct ipcchan_unlink {
  *                   mq_timedsend semantics; follows clock_settime).
  * An operation that can complete at once completes, whatever the deadline:
  * a past deadline is only a timeout when the call would have to sleep.
- * Without NONBLOCK or TIMEOUT a call sleeps until it can complete; a signal
- * interrupts it with -EINTR if a timeout was given and is restarted
- * transparently (SA_RESTART) otherwise. An interrupted or timed-out call has
- * sent or received nothing.
+ * Without NONBLOCK or TIMEOUT a call sleeps until it can complete. A signal
+ * interrupts a sleeping call: with a timeout it fails with -EINTR; without
+ * one it is restarted after the handler if the handler has SA_RESTART, and
+ * fails with -EINTR otherwise. An interrupted or timed-out call has sent or
+ * received nothing. ABSTIME without TIMEOUT, or REALTIME without ABSTIME,
+ * is -EINVAL; timeout_ns is ignored without TIMEOUT.
  */
 #define IPCCHAN_NONBLOCK	_BITULL(0)
 #define IPCCHAN_TIMEOUT		_BITULL(1)
@@ -329,7 +370,8 @@ struct ipcchan_iovec {
  * @flags:      in: IPCCHAN_NONBLOCK, _TIMEOUT, _ABSTIME, _REALTIME,
  *              IPCCHAN_SEND_IOV.
  * @buf:        in: user pointer to the payload (or to the iovec array).
- * @len:        in: payload bytes (or number of iovecs).
+ * @len:        in: payload bytes (or number of iovecs, 0..IPCCHAN_IOV_MAX;
+ *              0 sends an empty message).
  * @timeout_ns: in: with IPCCHAN_TIMEOUT.
  * @prio:       in: priority, < IPCCHAN_PRIO_MAX.
  * @pad:        must be zero.
@@ -339,7 +381,7 @@ struct ipcchan_iovec {
  * receiver can ever come), -EMSGSIZE (larger than msg_size_max), -ENOSPC
  * (the sender's user has max_user_bytes queued), -ENOMEM, -EFAULT,
  * -EINVAL (flags, prio, iovec count, reserved), -EBADF (endpoint does not
- * send).
+ * send). The bytes are charged as described under "Accounting".
  */
 struct ipcchan_send {
 	__u64 flags;
@@ -429,8 +471,12 @@ struct ipcchan_msghdr {
  * without sleeping. It returns the number transferred (also in @done), or,
  * when none was, the error of the first (with -EMSGSIZE, msgs[0].len holds
  * the needed size). An error after the first message stops the batch and
- * is not reported; the next call reports it. Receiving: hangup with an
- * empty queue returns 0.
+ * is not reported: the next call meets the same condition and reports it.
+ * Receiving: hangup with an empty queue returns 0.
+ *
+ * Errors (of the first message): as IPCCHAN_IOC_SEND / IPCCHAN_IOC_RECV;
+ * -EINVAL also for count 0 or above IPCCHAN_BATCH_MAX, and a send msghdr
+ * with non-zero pad.
  */
 struct ipcchan_batch {
 	__u64 flags;
@@ -458,7 +504,8 @@ struct ipcchan_batch {
  * @peak_msgs:      out: most messages ever queued at once.
  * @sent:           out: messages ever queued.
  * @received:       out: messages ever removed by a receive.
- * @dropped:        out: messages discarded unreceived (channel destroyed).
+ * @dropped:        out: messages discarded unreceived because no receiver
+ *                  could ever come (see "Hangup").
  * @senders:        out: endpoints that send to this channel now.
  * @receivers:      out: endpoints that receive from it now.
  * @waiting_senders:   out: tasks sleeping in send now.
@@ -466,6 +513,9 @@ struct ipcchan_batch {
  * @reserved:       must be zero.
  *
  * sent == received + queued_msgs + dropped at every instant.
+ *
+ * Errors: -EINVAL (unknown flags, reserved), -EBADF (STATS_TX on an
+ * endpoint that does not send), -EFAULT.
  */
 struct ipcchan_stats {
 	__u64 flags;
@@ -508,7 +558,11 @@ struct ipcchan_stats {
  * registration fails with -EBUSY if any other process is registered, and
  * while it exists other registrations fail with -EBUSY (POSIX mq_notify).
  * A registration is removed by REMOVE, after firing with ONESHOT, and when
- * its process closes the fd it registered through.
+ * its process closes the fd it registered through. The signal is sent to
+ * the thread that registered (never after that process has exec'ed).
+ *
+ * fasync: an endpoint that receives, with O_ASYNC and F_SETOWN set, gets
+ * SIGIO (si_code POLL_IN, or the F_SETSIG signal) for every queued message.
  *
  * Errors: -EBUSY, -EINVAL (signo, flags), -ENOENT (REMOVE without a
  * registration), -EBADF (endpoint does not receive), -ENOMEM.
