@@ -29,5 +29,15 @@ for rel in $(vm/kernels.sh); do
 		rc=1
 	fi
 done
-[ $rc -eq 0 ] && echo "lint: ok (checkpatch --strict; W=1 and sparse on $(vm/kernels.sh | tr '\n' ' '))"
+# The README's example program must keep compiling against the library.
+ex=$(mktemp -d)
+sed -n '/^```c$/,/^```$/p' README.md | sed '1d;$d' > "$ex/example.c"
+if ! gcc -Wall -Wextra -Werror -Ilib/include -Iuapi "$ex/example.c" \
+	lib/libipcchan.a -o "$ex/example"; then
+	echo "lint: the README's example does not compile"
+	rc=1
+fi
+rm -rf "$ex"
+
+[ $rc -eq 0 ] && echo "lint: ok (checkpatch --strict; README example builds; W=1 and sparse on $(vm/kernels.sh | tr '\n' ' '))"
 exit $rc
