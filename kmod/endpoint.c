@@ -277,8 +277,10 @@ static long ipcchan_ioctl_recv(struct file *file, void __user *arg,
 	return min_t(u64, r.len, INT_MAX);
 }
 
-static int ipcchan_batch_in(struct ipcchan_batch *b, void __user *arg,
-			    size_t usize)
+/* Copy in and check a batch, and turn its flags into a deadline. */
+static int ipcchan_batch_begin(struct file *file, void __user *arg,
+			       size_t usize, struct ipcchan_batch *b,
+			       struct ipcchan_deadline *dl)
 {
 	int ret = ipcchan_copy_struct_in(b, sizeof(*b), arg, usize);
 
@@ -288,7 +290,7 @@ static int ipcchan_batch_in(struct ipcchan_batch *b, void __user *arg,
 	    !ipcchan_mem_is_zero(b->reserved, sizeof(b->reserved)) ||
 	    !b->count || b->count > IPCCHAN_BATCH_MAX)
 		return -EINVAL;
-	return 0;
+	return ipcchan_deadline_init(dl, b->flags, b->timeout_ns, file);
 }
 
 static long ipcchan_batch_out(struct ipcchan_batch __user *ub, u32 done,
@@ -313,10 +315,7 @@ static long ipcchan_ioctl_send_batch(struct file *file, void __user *arg,
 	int ret;
 	u32 i;
 
-	ret = ipcchan_batch_in(&b, arg, usize);
-	if (ret)
-		return ret;
-	ret = ipcchan_deadline_init(&dl, b.flags, b.timeout_ns, file);
+	ret = ipcchan_batch_begin(file, arg, usize, &b, &dl);
 	if (ret)
 		return ret;
 	if (!ep->tx)
@@ -362,10 +361,7 @@ static long ipcchan_ioctl_recv_batch(struct file *file, void __user *arg,
 	int ret;
 	u32 i;
 
-	ret = ipcchan_batch_in(&b, arg, usize);
-	if (ret)
-		return ret;
-	ret = ipcchan_deadline_init(&dl, b.flags, b.timeout_ns, file);
+	ret = ipcchan_batch_begin(file, arg, usize, &b, &dl);
 	if (ret)
 		return ret;
 	if (!ep->rx)
