@@ -82,6 +82,13 @@ int ipcchan_recv_batch(int fd, struct ipcchan_msghdr *msgs, unsigned int count,
 /* A channel's state and counters; flags 0 or IPCCHAN_STATS_TX. */
 int ipcchan_stats(int fd, struct ipcchan_stats *st, uint64_t flags);
 
+/*
+ * Signal this process when a message arrives on the endpoint's empty rx
+ * channel (POSIX mq_notify semantics); flags are IPCCHAN_NOTIFY_*. signo
+ * is ignored with IPCCHAN_NOTIFY_REMOVE. 0 or -errno.
+ */
+int ipcchan_notify(int fd, uint64_t flags, int signo, uint64_t value);
+
 #ifdef __cplusplus
 }
 #endif
