@@ -243,6 +243,18 @@ static inline int chan_stats(int fd, __u64 flags, struct ipcchan_stats *st)
 	return chan_ioctl(fd, IPCCHAN_IOC_STATS, st);
 }
 
+/* IPCCHAN_IOC_NOTIFY with pad and reserved zero; 0 or -errno. */
+static inline int chan_notify(int fd, __u64 flags, int signo, __u64 value)
+{
+	struct ipcchan_notify n;
+
+	memset(&n, 0, sizeof(n));
+	n.flags = flags;
+	n.signo = signo;
+	n.value = value;
+	return chan_ioctl(fd, IPCCHAN_IOC_NOTIFY, &n);
+}
+
 enum chan_waiter { WAITING_SENDERS, WAITING_RECEIVERS };
 
 /*
