@@ -190,6 +190,20 @@ bool ipcchan_chan_hup_locked(const struct ipcchan_chan *chan)
 	return !chan->senders && !chan->linked;
 }
 
+/**
+ * ipcchan_chan_broken() - unlocked early check for ipcchan_chan_broken_locked()
+ * @chan: the channel
+ *
+ * Lets a send fail with -EPIPE before it copies and charges a payload. A
+ * broken channel never mends, so a true answer is final; a false one is
+ * checked again under the lock when the message is queued.
+ */
+bool ipcchan_chan_broken(const struct ipcchan_chan *chan)
+{
+	/* Racy by design: see above; the locked check decides. */
+	return data_race(!chan->receivers && !chan->linked);
+}
+
 /* Senders can never be received from: no receiver, none can come. */
 bool ipcchan_chan_broken_locked(const struct ipcchan_chan *chan)
 {
@@ -358,15 +372,15 @@ static bool ipcchan_deadline_passed(const struct ipcchan_deadline *dl)
  *
  * The caller checked its condition under the lock and found it false.
  *
- * Return: 0 (woken: check again), -EAGAIN (nonblocking), -ETIMEDOUT,
- * -EINTR (signal, timed call) or -ERESTARTSYS (signal, untimed call).
+ * Return: 0 (woken or deadline reached: check again), -EAGAIN
+ * (nonblocking), -ETIMEDOUT (deadline passed before sleeping), -EINTR
+ * (signal, timed call) or -ERESTARTSYS (signal, untimed call).
  */
 int ipcchan_chan_wait_locked(struct ipcchan_chan *chan, wait_queue_head_t *wq,
 			     struct ipcchan_deadline *dl, u32 *waiters)
 	__must_hold(&chan->lock)
 {
 	DEFINE_WAIT(wait);
-	int ret = 0;
 
 	lockdep_assert_held(&chan->lock);
 	if (dl->nonblock)
@@ -382,10 +396,8 @@ int ipcchan_chan_wait_locked(struct ipcchan_chan *chan, wait_queue_head_t *wq,
 	if (dl->timed) {
 		ktime_t expires = dl->expires;
 
-		if (!schedule_hrtimeout_range_clock(&expires, 0,
-						    HRTIMER_MODE_ABS,
-						    dl->clock))
-			ret = -ETIMEDOUT;
+		schedule_hrtimeout_range_clock(&expires, 0, HRTIMER_MODE_ABS,
+					       dl->clock);
 	} else {
 		schedule();
 	}
@@ -394,7 +406,12 @@ int ipcchan_chan_wait_locked(struct ipcchan_chan *chan, wait_queue_head_t *wq,
 	finish_wait(wq, &wait);
 	if (signal_pending(current))
 		return dl->timed ? -EINTR : -ERESTARTSYS;
-	return ret;
+	/*
+	 * Woken or timed out: the caller checks its condition again, and only
+	 * if it still cannot complete does the next call see the deadline
+	 * passed. A deadline is a timeout only for a call that must sleep.
+	 */
+	return 0;
 }
 
 /* Room for a message of @len bytes now? */
@@ -427,6 +444,7 @@ bool ipcchan_chan_can_send_locked(const struct ipcchan_chan *chan)
 int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
 			 struct ipcchan_deadline *dl)
 {
+	bool was_empty;
 	LIST_HEAD(gone);
 	int ret = 0;
 
@@ -443,6 +461,7 @@ int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
 		if (ret)
 			goto out_unlock;
 	}
+	was_empty = RB_EMPTY_ROOT(&chan->queue.rb_root);
 	msg->seq = ++chan->next_seq;
 	rb_add_cached(&msg->node, &chan->queue, ipcchan_msg_before);
 	chan->nr_msgs++;
@@ -451,7 +470,7 @@ int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
 	if (chan->nr_msgs > chan->peak_msgs)
 		chan->peak_msgs = chan->nr_msgs;
 	ipcchan_wake_locked(&chan->recv_wait);
-	ipcchan_notify_locked(chan, &gone);
+	ipcchan_notify_locked(chan, was_empty, &gone);
 out_unlock:
 	spin_unlock(&chan->lock);
 	ipcchan_notify_free_list(&gone);
@@ -485,7 +504,12 @@ int ipcchan_chan_take(struct ipcchan_chan *chan, struct ipcchan_deadline *dl,
 		node = rb_first_cached(&chan->queue);
 		if (node)
 			break;
-		if (ipcchan_chan_hup_locked(chan)) {
+		/*
+		 * A message another receiver is copying out still counts: its
+		 * copy may fault and put it back. End of channel only when
+		 * nothing is left at all.
+		 */
+		if (ipcchan_chan_hup_locked(chan) && !chan->nr_msgs) {
 			ret = 1;
 			goto out_unlock;
 		}
@@ -521,6 +545,9 @@ void ipcchan_chan_took(struct ipcchan_chan *chan, struct ipcchan_msg *msg)
 	chan->nr_bytes -= msg->len;
 	chan->received++;
 	ipcchan_wake_locked(&chan->send_wait);
+	/* Receivers waiting for the last in-flight message see the end now. */
+	if (!chan->nr_msgs && ipcchan_chan_hup_locked(chan))
+		ipcchan_wake_locked(&chan->recv_wait);
 	spin_unlock(&chan->lock);
 	ipcchan_msg_put(msg);
 }

@@ -158,6 +158,8 @@ static long ipcchan_ioctl_send(struct file *file, void __user *arg,
 		return ret;
 	if (!ep->tx)
 		return -EBADF;
+	if (ipcchan_chan_broken(ep->tx))
+		return -EPIPE;
 
 	msg = ipcchan_msg_from_user(ep, s.flags, s.buf, s.len, s.prio);
 	if (IS_ERR(msg))
@@ -293,12 +295,17 @@ static int ipcchan_batch_begin(struct file *file, void __user *arg,
 	return ipcchan_deadline_init(dl, b->flags, b->timeout_ns, file);
 }
 
+/*
+ * The result of a batch. Once messages moved, the count is the result even
+ * if @done cannot be written: an error then would make the caller resend
+ * or believe lost what it was given.
+ */
 static long ipcchan_batch_out(struct ipcchan_batch __user *ub, u32 done,
 			      int first_err)
 {
-	if (!done)
+	if (!done && first_err)
 		return first_err;
-	if (put_user(done, &ub->done))
+	if (put_user(done, &ub->done) && !done)
 		return -EFAULT;
 	return done;
 }
@@ -320,6 +327,8 @@ static long ipcchan_ioctl_send_batch(struct file *file, void __user *arg,
 		return ret;
 	if (!ep->tx)
 		return -EBADF;
+	if (ipcchan_chan_broken(ep->tx))
+		return -EPIPE;
 
 	uh = u64_to_user_ptr(b.msgs);
 	for (i = 0; i < b.count; i++) {
@@ -401,6 +410,7 @@ static long ipcchan_ioctl_stats(struct file *file, void __user *arg,
 	struct ipcchan_ep *ep = ipcchan_ep_of(file);
 	struct ipcchan_chan *chan;
 	struct ipcchan_stats st;
+	u64 flags;
 	int ret;
 
 	ret = ipcchan_copy_struct_in(&st, sizeof(st), arg, usize);
@@ -412,7 +422,9 @@ static long ipcchan_ioctl_stats(struct file *file, void __user *arg,
 	chan = ((st.flags & IPCCHAN_STATS_TX) || !ep->rx) ? ep->tx : ep->rx;
 	if (!chan)
 		return -EBADF;
+	flags = st.flags;
 	memset(&st, 0, sizeof(st));
+	st.flags = flags;
 	ipcchan_chan_stats(chan, &st);
 	return ipcchan_copy_struct_out(arg, usize, &st, sizeof(st));
 }
@@ -480,8 +492,11 @@ static void ipcchan_fdinfo_chan(struct seq_file *m, const char *dir,
 		   dir, st.queued_msgs, st.queued_bytes, st.sent, st.received,
 		   st.senders, st.receivers, st.msg_size_max, st.queue_msgs,
 		   st.queue_bytes);
-	if (chan->name)
-		seq_printf(m, "ipcchan-%s-name:\t%s\n", dir, chan->name);
+	if (chan->name) {
+		seq_printf(m, "ipcchan-%s-name:\t", dir);
+		seq_escape(m, chan->name, IPCCHAN_NAME_ESCAPE);
+		seq_putc(m, '\n');
+	}
 }
 
 static void ipcchan_ep_show_fdinfo(struct seq_file *m, struct file *file)

@@ -247,6 +247,7 @@ void ipcchan_chan_detach(struct ipcchan_chan *chan, bool send);
 void ipcchan_chan_unlinked(struct ipcchan_chan *chan);
 bool ipcchan_chan_hup_locked(const struct ipcchan_chan *chan);
 bool ipcchan_chan_broken_locked(const struct ipcchan_chan *chan);
+bool ipcchan_chan_broken(const struct ipcchan_chan *chan);
 bool ipcchan_chan_can_send_locked(const struct ipcchan_chan *chan);
 int ipcchan_deadline_init(struct ipcchan_deadline *dl, u64 flags,
 			  u64 timeout_ns, struct file *file);
@@ -286,12 +287,16 @@ long ipcchan_ioctl_create(struct file *file, void __user *arg, size_t usize);
 /* names.c */
 long ipcchan_ioctl_open(struct file *ctl, void __user *arg, size_t usize);
 long ipcchan_ioctl_unlink(struct file *ctl, void __user *arg, size_t usize);
+/* Bytes of a name printed as \ooo in /proc/ipcchan and fdinfo. */
+#define IPCCHAN_NAME_ESCAPE	" \t\n\\"
+
 int ipcchan_names_init(void);
 void ipcchan_names_exit(void);
 
 /* notify.c */
 long ipcchan_ioctl_notify(struct file *file, void __user *arg, size_t usize);
-void ipcchan_notify_locked(struct ipcchan_chan *chan, struct list_head *gone);
+void ipcchan_notify_locked(struct ipcchan_chan *chan, bool was_empty,
+			   struct list_head *gone);
 void ipcchan_notify_free_list(struct list_head *gone);
 void ipcchan_notify_drop_file(struct ipcchan_chan *chan, struct file *file,
 			      struct pid *owner);

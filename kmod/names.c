@@ -104,8 +104,12 @@ static int ipcchan_name_permission(struct file *ctl, struct ipcchan_chan *chan,
 
 static void ipcchan_ns_put(struct ipc_namespace *ns)
 {
-	/* put_ipc_ns() is not exported before 6.12; nsfs drops refs so. */
-	ns->ns.ops->put(&ns->ns);
+	/*
+	 * put_ipc_ns() is not exported before 6.12; nsfs drops references
+	 * so. Without CONFIG_IPC_NS, get_ipc_ns() took none.
+	 */
+	if (IS_ENABLED(CONFIG_IPC_NS))
+		ns->ns.ops->put(&ns->ns);
 }
 
 /* Take @chan's name out of the table; the caller drops the link's ref. */
@@ -166,16 +170,30 @@ static int ipcchan_open_check(const struct ipcchan_open *o)
 	return 0;
 }
 
-/* Find or create the channel of IPCCHAN_IOC_OPEN; returns a reference. */
-static struct ipcchan_chan *ipcchan_name_lookup(struct file *ctl,
-						struct ipcchan_open *o,
-						char *name,
-						struct ipcchan_user *user,
-						bool *created)
+/* Make the endpoint of IPCCHAN_IOC_OPEN over @chan. */
+static struct file *ipcchan_open_file(struct ipcchan_chan *chan,
+				      const struct ipcchan_open *o,
+				      struct ipcchan_user *user)
+{
+	return ipcchan_ep_file((o->flags & IPCCHAN_OPEN_SEND) ? chan : NULL,
+			       (o->flags & IPCCHAN_OPEN_RECV) ? chan : NULL,
+			       user, o->flags & IPCCHAN_FD_NONBLOCK);
+}
+
+/*
+ * Find or create the channel of IPCCHAN_IOC_OPEN and make its endpoint,
+ * all under the names lock: the endpoint is counted as a sender or
+ * receiver before an unlink can judge hangup, and a channel this call
+ * creates is seen by nobody else until it has its endpoint, so a failure
+ * can undo the creation. Takes ownership of @name.
+ */
+static struct file *ipcchan_name_open(struct file *ctl, struct ipcchan_open *o,
+				      char *name, struct ipcchan_user *user)
 {
 	struct ipc_namespace *ns = current->nsproxy->ipc_ns;
 	struct ipcchan_chan *chan;
-	int want = 0, ret;
+	struct file *file;
+	int want = 0;
 
 	if (o->flags & IPCCHAN_OPEN_SEND)
 		want |= MAY_WRITE;
@@ -185,33 +203,37 @@ static struct ipcchan_chan *ipcchan_name_lookup(struct file *ctl,
 	mutex_lock(&ipcchan_names_lock);
 	chan = ipcchan_name_find(ns, name);
 	if (chan) {
-		ret = -EEXIST;
-		if (o->flags & IPCCHAN_OPEN_EXCL)
-			goto out_err;
-		ret = ipcchan_name_permission(ctl, chan, want);
-		if (ret)
-			goto out_err;
-		ipcchan_chan_get(chan);
 		kfree(name);
-		*created = false;
-	} else {
-		ret = -ENOENT;
-		if (!(o->flags & IPCCHAN_OPEN_CREATE))
-			goto out_err;
-		chan = ipcchan_name_create(ctl, ns, name, o, user);
-		if (IS_ERR(chan)) {
-			ret = PTR_ERR(chan);
-			goto out_err;
-		}
-		*created = true;
+		o->created = 0;
+		if (o->flags & IPCCHAN_OPEN_EXCL)
+			file = ERR_PTR(-EEXIST);
+		else if (ipcchan_name_permission(ctl, chan, want))
+			file = ERR_PTR(-EACCES);
+		else
+			file = ipcchan_open_file(chan, o, user);
+		goto out_unlock;
 	}
+	if (!(o->flags & IPCCHAN_OPEN_CREATE)) {
+		kfree(name);
+		file = ERR_PTR(-ENOENT);
+		goto out_unlock;
+	}
+	chan = ipcchan_name_create(ctl, ns, name, o, user);
+	if (IS_ERR(chan)) {
+		kfree(name);
+		file = ERR_CAST(chan);
+		goto out_unlock;
+	}
+	o->created = 1;
+	file = ipcchan_open_file(chan, o, user);
+	if (IS_ERR(file)) {
+		ipcchan_name_unlink_locked(chan);
+		ipcchan_chan_put(chan);	/* the link's reference */
+	}
+	ipcchan_chan_put(chan);		/* ipcchan_name_create()'s */
+out_unlock:
 	mutex_unlock(&ipcchan_names_lock);
-	return chan;
-
-out_err:
-	mutex_unlock(&ipcchan_names_lock);
-	kfree(name);
-	return ERR_PTR(ret);
+	return file;
 }
 
 /**
@@ -220,16 +242,16 @@ out_err:
  * @arg:   user pointer to struct ipcchan_open
  * @usize: the caller's size of the struct
  *
- * Return: 0 or a negative errno; no fd is installed and no name is left
- * behind on failure (a channel this call created is unlinked again).
+ * If the result cannot be written back (-EFAULT), the endpoint is closed
+ * but a channel this call created stays, as a file open(2) created does.
+ *
+ * Return: 0 or a negative errno; no fd is installed on failure.
  */
 long ipcchan_ioctl_open(struct file *ctl, void __user *arg, size_t usize)
 {
 	struct ipcchan_user *user;
-	struct ipcchan_chan *chan;
 	struct ipcchan_open o;
 	struct file *file;
-	bool created = false;
 	char *name;
 	int fd, ret;
 
@@ -244,51 +266,31 @@ long ipcchan_ioctl_open(struct file *ctl, void __user *arg, size_t usize)
 		return PTR_ERR(name);
 	user = ipcchan_user_get(ctl->f_cred->uid);
 	if (!user) {
-		kfree(name);
-		return -ENOMEM;
-	}
-
-	chan = ipcchan_name_lookup(ctl, &o, name, user, &created);
-	if (IS_ERR(chan)) {
-		ret = PTR_ERR(chan);
-		goto out_user;
-	}
-	file = ipcchan_ep_file((o.flags & IPCCHAN_OPEN_SEND) ? chan : NULL,
-			       (o.flags & IPCCHAN_OPEN_RECV) ? chan : NULL,
-			       user, o.flags & IPCCHAN_FD_NONBLOCK);
-	if (IS_ERR(file)) {
-		ret = PTR_ERR(file);
-		goto out_undo;
+		ret = -ENOMEM;
+		goto out_name;
 	}
 	ret = ipcchan_reserve_fds(1, o.flags & IPCCHAN_FD_CLOEXEC, &fd);
-	if (ret) {
-		fput(file);
-		goto out_undo;
+	if (ret)
+		goto out_user;
+
+	file = ipcchan_name_open(ctl, &o, name, user);
+	name = NULL;
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		ret = PTR_ERR(file);
+		goto out_user;
 	}
 	o.fd = fd;
-	o.created = created;
 	if (ipcchan_copy_struct_out(arg, usize, &o, sizeof(o))) {
 		ipcchan_abort_fds(&file, &fd, 1);
 		ret = -EFAULT;
-		goto out_undo;
+		goto out_user;
 	}
 	ipcchan_commit_fds(&file, &fd, 1);
-	ipcchan_chan_put(chan);
-	ipcchan_user_put(user);
-	return 0;
-
-out_undo:
-	if (created) {
-		mutex_lock(&ipcchan_names_lock);
-		if (chan->ns) {
-			ipcchan_name_unlink_locked(chan);
-			ipcchan_chan_put(chan);	/* the link's reference */
-		}
-		mutex_unlock(&ipcchan_names_lock);
-	}
-	ipcchan_chan_put(chan);
 out_user:
 	ipcchan_user_put(user);
+out_name:
+	kfree(name);
 	return ret;
 }
 
@@ -362,9 +364,12 @@ void ipcchan_names_exit(void)
 }
 
 /*
- * /proc/ipcchan: the named channels of the reader's IPC namespace, one per
- * line, ids in the reader's user namespace. The names lock is held from
- * ->start to ->stop; each line takes chan->lock for a consistent snapshot.
+ * /proc/ipcchan: the named channels of the opener's IPC namespace (taken,
+ * with a reference, when the file is opened), one per line, ids in the
+ * opener's user namespace, names escaped (IPCCHAN_NAME_ESCAPE). The names
+ * lock is held from ->start to ->stop; each line takes chan->lock for a
+ * consistent snapshot. Each ->start/->next walks the table to its position:
+ * quadratic in the number of names, bounded by max_channels.
  */
 static struct ipcchan_chan *ipcchan_proc_nth(struct ipc_namespace *ns,
 					     loff_t pos)
@@ -383,13 +388,13 @@ static void *ipcchan_proc_start(struct seq_file *m, loff_t *pos)
 	mutex_lock(&ipcchan_names_lock);
 	if (*pos == 0)
 		return SEQ_START_TOKEN;
-	return ipcchan_proc_nth(current->nsproxy->ipc_ns, *pos - 1);
+	return ipcchan_proc_nth(m->private, *pos - 1);
 }
 
 static void *ipcchan_proc_next(struct seq_file *m, void *v, loff_t *pos)
 {
 	++*pos;
-	return ipcchan_proc_nth(current->nsproxy->ipc_ns, *pos - 1);
+	return ipcchan_proc_nth(m->private, *pos - 1);
 }
 
 static void ipcchan_proc_stop(struct seq_file *m, void *v)
@@ -408,8 +413,9 @@ static int ipcchan_proc_show(struct seq_file *m, void *v)
 		return 0;
 	}
 	ipcchan_chan_stats(chan, &st);
-	seq_printf(m, "%s %04o %u %u %llu %llu %llu %llu %llu %llu %llu %u %u\n",
-		   chan->name, chan->mode, from_kuid_munged(uns, chan->uid),
+	seq_escape(m, chan->name, IPCCHAN_NAME_ESCAPE);
+	seq_printf(m, " %04o %u %u %llu %llu %llu %llu %llu %llu %llu %u %u\n",
+		   chan->mode, from_kuid_munged(uns, chan->uid),
 		   from_kgid_munged(uns, chan->gid), st.msg_size_max,
 		   st.queue_msgs, st.queue_bytes, st.queued_msgs,
 		   st.queued_bytes, st.sent, st.received, st.senders,
@@ -424,6 +430,30 @@ static const struct seq_operations ipcchan_proc_ops = {
 	.show	= ipcchan_proc_show,
 };
 
+static int ipcchan_proc_open(struct inode *inode, struct file *file)
+{
+	int ret = seq_open(file, &ipcchan_proc_ops);
+
+	if (ret)
+		return ret;
+	((struct seq_file *)file->private_data)->private =
+		get_ipc_ns(current->nsproxy->ipc_ns);
+	return 0;
+}
+
+static int ipcchan_proc_release(struct inode *inode, struct file *file)
+{
+	ipcchan_ns_put(((struct seq_file *)file->private_data)->private);
+	return seq_release(inode, file);
+}
+
+static const struct proc_ops ipcchan_proc_fops = {
+	.proc_open	= ipcchan_proc_open,
+	.proc_read_iter	= seq_read_iter,
+	.proc_lseek	= seq_lseek,
+	.proc_release	= ipcchan_proc_release,
+};
+
 /**
  * ipcchan_names_init() - create /proc/ipcchan
  *
@@ -431,8 +461,7 @@ static const struct seq_operations ipcchan_proc_ops = {
  */
 int ipcchan_names_init(void)
 {
-	if (!proc_create_seq(IPCCHAN_DEVICE_NAME, 0444, NULL,
-			     &ipcchan_proc_ops))
+	if (!proc_create(IPCCHAN_DEVICE_NAME, 0444, NULL, &ipcchan_proc_fops))
 		return -ENOMEM;
 	return 0;
 }

@@ -38,7 +38,6 @@
  * @thread:       the registering thread, which receives the signal
  * @file:         the endpoint it registered through (not referenced: the
  *                registration goes before the file does)
- * @user_ns:      the registrant's user namespace, for si_uid
  * @self_exec_id: the registrant's exec generation
  * @signo:        signal
  * @value:        si_value
@@ -49,7 +48,6 @@ struct ipcchan_notifier {
 	struct pid *owner;
 	struct pid *thread;
 	struct file *file;
-	struct user_namespace *user_ns;
 	u64 self_exec_id;
 	int signo;
 	u64 value;
@@ -60,7 +58,6 @@ static void ipcchan_notifier_free(struct ipcchan_notifier *n)
 {
 	put_pid(n->owner);
 	put_pid(n->thread);
-	put_user_ns(n->user_ns);
 	kfree(n);
 }
 
@@ -102,7 +99,6 @@ static struct ipcchan_notifier *ipcchan_notifier_new(struct file *file,
 	n->owner = get_pid(task_tgid(current));
 	n->thread = get_task_pid(current, PIDTYPE_PID);
 	n->file = file;
-	n->user_ns = get_user_ns(current_user_ns());
 	n->self_exec_id = current->self_exec_id;
 	n->signo = req->signo;
 	n->value = req->value;
@@ -190,7 +186,12 @@ static void ipcchan_notifier_signal(struct ipcchan_notifier *n)
 	info.si_value.sival_ptr = (void __user *)(uintptr_t)n->value;
 	rcu_read_lock();
 	info.si_pid = task_tgid_nr_ns(current, ns_of_pid(n->owner));
-	info.si_uid = from_kuid_munged(n->user_ns, current_uid());
+	/*
+	 * In the sender's user namespace: signal delivery maps si_uid into
+	 * the receiver's (send_signal_locked()), so mapping it here too, as
+	 * ipc/mqueue.c does, would translate it twice.
+	 */
+	info.si_uid = from_kuid_munged(current_user_ns(), current_uid());
 	task = pid_task(n->thread, PIDTYPE_PID);
 	if (task && task->self_exec_id == n->self_exec_id)
 		send_sig_info(n->signo, &info, task);
@@ -199,18 +200,20 @@ static void ipcchan_notifier_signal(struct ipcchan_notifier *n)
 
 /**
  * ipcchan_notify_locked() - a message was queued: signal who asked
- * @chan: the channel, locked
- * @gone: list to put fired ONESHOT registrations on, for the caller to
- *        free with ipcchan_notify_free_list() after unlocking
+ * @chan:      the channel, locked
+ * @was_empty: nothing was queued before this message (a message another
+ *             receiver is copying out does not count)
+ * @gone:      list to put fired ONESHOT registrations on, for the caller to
+ *             free with ipcchan_notify_free_list() after unlocking
  */
-void ipcchan_notify_locked(struct ipcchan_chan *chan, struct list_head *gone)
+void ipcchan_notify_locked(struct ipcchan_chan *chan, bool was_empty,
+			   struct list_head *gone)
 {
 	struct ipcchan_notifier *n, *tmp;
 
 	lockdep_assert_held(&chan->lock);
-	if (chan->fasync)
-		kill_fasync(&chan->fasync, SIGIO, POLL_IN);
-	if (chan->nr_msgs != 1 || chan->waiting_receivers)
+	kill_fasync(&chan->fasync, SIGIO, POLL_IN);
+	if (!was_empty || chan->waiting_receivers)
 		return;
 	list_for_each_entry_safe(n, tmp, &chan->notifiers, node) {
 		ipcchan_notifier_signal(n);
@@ -267,8 +270,16 @@ int ipcchan_notify_fasync(int fd, struct file *file, int on)
 	struct ipcchan_chan *chan = ((struct ipcchan_ep *)file->private_data)->rx;
 	int ret;
 
-	if (!chan)
+	if (!chan) {
+		/* Keep the flag the caller set (what fasync_helper() does). */
+		spin_lock(&file->f_lock);
+		if (on)
+			file->f_flags |= FASYNC;
+		else
+			file->f_flags &= ~FASYNC;
+		spin_unlock(&file->f_lock);
 		return 0;
+	}
 	/* fasync_helper() sleeps; chan->fasync is read under RCU by kill. */
 	ret = fasync_helper(fd, file, on, &chan->fasync);
 	return ret < 0 ? ret : 0;

@@ -8,10 +8,37 @@
  * longer one is accepted only if its extra bytes are zero (-E2BIG
  * otherwise). On the way out only the bytes both sides know are written.
  */
+#include <linux/build_bug.h>
+#include <linux/stddef.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "ipcchan.h"
+
+/*
+ * The ABI's sizes and the offsets userspace relies on. The first published
+ * size of each struct is its size today; a struct grows only by appending.
+ */
+static_assert(sizeof(struct ipcchan_create) == IPCCHAN_CREATE_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_open) == IPCCHAN_OPEN_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_unlink) == IPCCHAN_UNLINK_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_send) == IPCCHAN_SEND_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_recv) == IPCCHAN_RECV_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_batch) == IPCCHAN_BATCH_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_stats) == IPCCHAN_STATS_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_notify) == IPCCHAN_NOTIFY_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_msghdr) == 32);
+static_assert(sizeof(struct ipcchan_iovec) == 16);
+static_assert(offsetof(struct ipcchan_create, fds) == 24);
+static_assert(offsetof(struct ipcchan_open, fd) == 28);
+static_assert(offsetof(struct ipcchan_open, created) == 40);
+static_assert(offsetof(struct ipcchan_send, prio) == 32);
+static_assert(offsetof(struct ipcchan_recv, prio) == 32);
+static_assert(offsetof(struct ipcchan_recv, seq) == 56);
+static_assert(offsetof(struct ipcchan_msghdr, seq) == 24);
+static_assert(offsetof(struct ipcchan_batch, done) == 20);
+static_assert(offsetof(struct ipcchan_stats, senders) == 80);
+static_assert(offsetof(struct ipcchan_notify, value) == 16);
 
 /**
  * ipcchan_copy_struct_in() - copy a size-versioned struct from userspace

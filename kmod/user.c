@@ -52,7 +52,8 @@ struct ipcchan_user *ipcchan_user_get(kuid_t uid)
 	if (u)
 		return u;
 
-	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
+	/* Shared by every cgroup of the user: charge it to none of them. */
+	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
 	if (!fresh)
 		return NULL;
 	fresh->uid = uid;
