@@ -171,7 +171,8 @@ struct ipcchan_query {
  * A named channel has an owner (the creator's effective uid and gid, taken
  * from the credentials the control fd was opened with) and a mode (the
  * permission bits 0777): sending needs write permission, receiving read
- * permission, checked against the control fd's credentials;
+ * permission, checked against the control fd's credentials (effective uid,
+ * effective and supplementary gids, as SysV IPC does);
  * CAP_IPC_OWNER in the namespace's user namespace overrides. Only the
  * owner or CAP_IPC_OWNER may unlink.
  *
@@ -196,8 +197,10 @@ struct ipcchan_query {
  * dropped, or its channel is destroyed.
  *
  * Listing. /proc/ipcchan lists the named channels of the reader's IPC
- * namespace, one per line after a header line naming the fields: name,
- * mode (octal), uid, gid (in the reader's user namespace), msg_size_max,
+ * namespace, one per line after a header line naming the fields: name
+ * (with space, tab, newline and backslash written as \ooo octal escapes,
+ * as in /proc/mounts), mode (octal), uid, gid (in the reader's user
+ * namespace), msg_size_max,
  * queue_msgs, queue_bytes, queued_msgs, queued_bytes, sent, received,
  * senders, receivers.
  */
@@ -239,9 +242,9 @@ struct ipcchan_query {
  * struct ipcchan_create - make an anonymous channel (or a duplex pair)
  * @flags:        in: IPCCHAN_FD_CLOEXEC, IPCCHAN_FD_NONBLOCK,
  *                IPCCHAN_CREATE_DUPLEX.
- * @msg_size_max: in: see "Channel attributes".
- * @queue_msgs:   in: see "Channel attributes".
- * @queue_bytes:  in: see "Channel attributes".
+ * @msg_size_max: in: see "Channel attributes"; out: the value in effect.
+ * @queue_msgs:   in: see "Channel attributes"; out: the value in effect.
+ * @queue_bytes:  in: see "Channel attributes"; out: the value in effect.
  * @fds:          out: without DUPLEX, fds[0] receives and fds[1] sends (as
  *                pipe(2)); with DUPLEX, each sends to the other (as
  *                socketpair(2)), over two channels with the same attributes.
@@ -284,7 +287,10 @@ struct ipcchan_create {
  * @reserved:     must be zero.
  *
  * The attributes, like @mode, are used only when this call creates the
- * channel and are ignored otherwise.
+ * channel and are ignored otherwise; when it creates it, they are written
+ * back with the values in effect (defaults resolved). If the result cannot
+ * be written back (-EFAULT), the endpoint is closed but a channel this
+ * call created stays, as a file open(2) created does.
  *
  * Errors: -ENOENT (no such name, no CREATE), -EEXIST (CREATE|EXCL and it
  * exists), -EACCES (mode does not allow the access asked for),
@@ -316,7 +322,7 @@ struct ipcchan_open {
  * @reserved: must be zero.
  *
  * Errors: -ENOENT, -EACCES (not the owner, no CAP_IPC_OWNER), -EINVAL,
- * -ENAMETOOLONG.
+ * -ENAMETOOLONG, -EFAULT, -ENOMEM.
  */
 struct ipcchan_unlink {
 	__u64 flags;
@@ -495,7 +501,7 @@ struct ipcchan_batch {
 /**
  * struct ipcchan_stats - one channel's state and counters
  * @flags:          in: 0 or IPCCHAN_STATS_TX (an endpoint that only sends
- *                  reports its tx channel either way).
+ *                  reports its tx channel either way); left as given.
  * @msg_size_max:   out: attribute.
  * @queue_msgs:     out: capacity, messages.
  * @queue_bytes:    out: capacity, bytes.
@@ -545,7 +551,7 @@ struct ipcchan_stats {
 /**
  * struct ipcchan_notify - signal me when a message arrives
  * @flags:    in: IPCCHAN_NOTIFY_*.
- * @signo:    in: signal to send, 1.._NSIG-1 (ignored with REMOVE).
+ * @signo:    in: signal to send, 1..64 (SIGRTMAX; ignored with REMOVE).
  * @pad:      must be zero.
  * @value:    in: delivered in siginfo si_value (si_code SI_MESGQ, si_pid
  *            and si_uid of the sender).
@@ -558,14 +564,19 @@ struct ipcchan_stats {
  * registration fails with -EBUSY if any other process is registered, and
  * while it exists other registrations fail with -EBUSY (POSIX mq_notify).
  * A registration is removed by REMOVE, after firing with ONESHOT, and when
- * its process closes the fd it registered through. The signal is sent to
- * the thread that registered (never after that process has exec'ed).
+ * its process closes the file it registered through (any fd of it: a
+ * registration belongs to the file, not to one descriptor, as with POSIX
+ * mq). The signal is sent to the thread that registered (never after that
+ * process has exec'ed; if that thread has exited, nothing is sent).
  *
  * fasync: an endpoint that receives, with O_ASYNC and F_SETOWN set, gets
- * SIGIO (si_code POLL_IN, or the F_SETSIG signal) for every queued message.
+ * SIGIO for every queued message; with F_SETSIG, that signal with si_code
+ * POLL_IN and si_fd set (the kernel's SIGIO rules). An endpoint that only
+ * sends accepts O_ASYNC and never signals.
  *
- * Errors: -EBUSY, -EINVAL (signo, flags), -ENOENT (REMOVE without a
- * registration), -EBADF (endpoint does not receive), -ENOMEM.
+ * Errors: -EBUSY, -EINVAL (signo, flags, pad, reserved), -ENOENT (REMOVE
+ * without a registration), -EBADF (endpoint does not receive), -ENOMEM,
+ * -EFAULT.
  */
 struct ipcchan_notify {
 	__u64 flags;
