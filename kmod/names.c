@@ -3,13 +3,22 @@
  * Named channels: IPCCHAN_IOC_OPEN, IPCCHAN_IOC_UNLINK and /proc/ipcchan.
  *
  * A linked channel is in ipcchan_names, keyed by (IPC namespace, name). The
- * link holds a channel reference and a reference on the namespace, so the
- * namespace pointer in the key can never be freed and reused while the
- * name exists. Unlink (or module exit) drops both.
+ * link holds a channel reference. Each namespace that has names has one
+ * struct ipcchan_nsref, which holds one reference on the namespace, so the
+ * namespace pointer in a key can never be freed and reused while a name
+ * exists in it.
  *
- * Locking: ipcchan_names_lock (a mutex) protects ipcchan_names and, for
- * every channel, @name, @ns, @uid, @gid, @mode and the hash node. It nests
- * outside chan->lock (see chan.c).
+ * Namespaces die with their names, as mqueue's queues do: the names of a
+ * namespace that nothing but our nsref holds any more (no task, no nsfs
+ * file, no mount: nothing can take a new reference without holding one)
+ * are unlinked by a periodic collector, which frees the namespace. Without
+ * it, a user could fill max_user_channels with names in namespaces nobody
+ * can enter any more.
+ *
+ * Locking: ipcchan_names_lock (a mutex) protects ipcchan_names,
+ * ipcchan_nsrefs and, for every channel, @ns, @uid, @gid, @mode and the
+ * hash node (@name never changes once set). It nests outside chan->lock
+ * (see chan.c).
  *
  * Permissions use the credentials the control fd was opened with
  * (file->f_cred), never those of the task that happens to call.
@@ -29,13 +38,32 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "ipcchan.h"
 
 #define IPCCHAN_NAME_HASH_BITS	8
+/* How often dead namespaces' names are collected. */
+#define IPCCHAN_NS_GC_INTERVAL	(HZ / 2)
 
 static DEFINE_HASHTABLE(ipcchan_names, IPCCHAN_NAME_HASH_BITS);
 static DEFINE_MUTEX(ipcchan_names_lock);
+
+/**
+ * struct ipcchan_nsref - a namespace that has names
+ * @node:  in ipcchan_nsrefs
+ * @ns:    the namespace, referenced once
+ * @links: names linked in it
+ */
+struct ipcchan_nsref {
+	struct list_head node;
+	struct ipc_namespace *ns;
+	unsigned long links;
+};
+
+static LIST_HEAD(ipcchan_nsrefs);
+static void ipcchan_ns_gc(struct work_struct *work);
+static DECLARE_DELAYED_WORK(ipcchan_ns_gc_work, ipcchan_ns_gc);
 
 static u32 ipcchan_name_hash(const struct ipc_namespace *ns, const char *name)
 {
@@ -112,14 +140,104 @@ static void ipcchan_ns_put(struct ipc_namespace *ns)
 		ns->ns.ops->put(&ns->ns);
 }
 
+/* init_ipc_ns is not exported before 6.12; its inode number is fixed. */
+static bool ipcchan_ns_is_init(const struct ipc_namespace *ns)
+{
+	return ns->ns.inum == PROC_IPC_INIT_INO;
+}
+
+static struct ipcchan_nsref *ipcchan_nsref_find(struct ipc_namespace *ns)
+{
+	struct ipcchan_nsref *r;
+
+	list_for_each_entry(r, &ipcchan_nsrefs, node)
+		if (r->ns == ns)
+			return r;
+	return NULL;
+}
+
+/* Count one more name in @ns, pinning @ns while it has any. */
+static int ipcchan_nsref_get(struct ipc_namespace *ns)
+{
+	struct ipcchan_nsref *r;
+
+	lockdep_assert_held(&ipcchan_names_lock);
+	r = ipcchan_nsref_find(ns);
+	if (!r) {
+		r = kzalloc(sizeof(*r), GFP_KERNEL);
+		if (!r)
+			return -ENOMEM;
+		r->ns = get_ipc_ns(ns);
+		list_add(&r->node, &ipcchan_nsrefs);
+		if (!ipcchan_ns_is_init(ns))
+			schedule_delayed_work(&ipcchan_ns_gc_work,
+					      IPCCHAN_NS_GC_INTERVAL);
+	}
+	r->links++;
+	return 0;
+}
+
+static void ipcchan_nsref_put(struct ipc_namespace *ns)
+{
+	struct ipcchan_nsref *r = ipcchan_nsref_find(ns);
+
+	lockdep_assert_held(&ipcchan_names_lock);
+	if (WARN_ON_ONCE(!r) || --r->links)
+		return;
+	list_del(&r->node);
+	ipcchan_ns_put(r->ns);
+	kfree(r);
+}
+
 /* Take @chan's name out of the table; the caller drops the link's ref. */
 static void ipcchan_name_unlink_locked(struct ipcchan_chan *chan)
 {
 	lockdep_assert_held(&ipcchan_names_lock);
 	hash_del(&chan->name_node);
-	ipcchan_ns_put(chan->ns);
+	ipcchan_nsref_put(chan->ns);
 	chan->ns = NULL;
 	ipcchan_chan_unlinked(chan);
+}
+
+/* Unlink every name of @ns, or of every namespace if @ns is NULL. */
+static void ipcchan_ns_unlink_all(struct ipc_namespace *ns)
+{
+	struct ipcchan_chan *chan;
+	struct hlist_node *tmp;
+	int bkt;
+
+	lockdep_assert_held(&ipcchan_names_lock);
+	hash_for_each_safe(ipcchan_names, bkt, tmp, chan, name_node) {
+		if (ns && chan->ns != ns)
+			continue;
+		ipcchan_name_unlink_locked(chan);
+		ipcchan_chan_put(chan);	/* the link's reference */
+	}
+}
+
+/*
+ * The collector: a namespace whose only reference is our nsref can never
+ * be entered again, nor gain a reference (every way to take one starts
+ * from one already held). Its names go, and with them the namespace.
+ */
+static void ipcchan_ns_gc(struct work_struct *work)
+{
+	struct ipcchan_nsref *r, *tmp;
+	bool again = false;
+
+	mutex_lock(&ipcchan_names_lock);
+	list_for_each_entry_safe(r, tmp, &ipcchan_nsrefs, node) {
+		if (ipcchan_ns_is_init(r->ns))
+			continue;
+		if (refcount_read(&r->ns->ns.count) == 1)
+			ipcchan_ns_unlink_all(r->ns);	/* frees r */
+		else
+			again = true;
+	}
+	if (again)
+		schedule_delayed_work(&ipcchan_ns_gc_work,
+				      IPCCHAN_NS_GC_INTERVAL);
+	mutex_unlock(&ipcchan_names_lock);
 }
 
 /* Create and link a channel named @name (ownership from @ctl's opener). */
@@ -140,8 +258,13 @@ static struct ipcchan_chan *ipcchan_name_create(struct file *ctl,
 				o->queue_bytes);
 	if (IS_ERR(chan))
 		return chan;
+	ret = ipcchan_nsref_get(ns);
+	if (ret) {
+		ipcchan_chan_put(chan);
+		return ERR_PTR(ret);
+	}
 	chan->name = name;
-	chan->ns = get_ipc_ns(ns);
+	chan->ns = ns;
 	chan->uid = ctl->f_cred->euid;
 	chan->gid = ctl->f_cred->egid;
 	chan->mode = o->mode;
@@ -350,16 +473,11 @@ out_unlock:
  */
 void ipcchan_names_exit(void)
 {
-	struct ipcchan_chan *chan;
-	struct hlist_node *tmp;
-	int bkt;
-
 	remove_proc_entry(IPCCHAN_DEVICE_NAME, NULL);
+	/* No name can be created any more: the work is not re-armed after. */
+	cancel_delayed_work_sync(&ipcchan_ns_gc_work);
 	mutex_lock(&ipcchan_names_lock);
-	hash_for_each_safe(ipcchan_names, bkt, tmp, chan, name_node) {
-		ipcchan_name_unlink_locked(chan);
-		ipcchan_chan_put(chan);
-	}
+	ipcchan_ns_unlink_all(NULL);
 	mutex_unlock(&ipcchan_names_lock);
 }
 

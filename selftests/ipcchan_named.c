@@ -1421,4 +1421,80 @@ TEST_F(named, ipc_namespace_scoping)
 	close(from_parent[1]);
 }
 
+/*
+ * A namespace's names die with it: once no process can enter an IPC
+ * namespace any more, its channels are unlinked (and their charges
+ * returned) by the module's collector, as POSIX mq queues die with their
+ * namespace. While a process still lives in it, nothing is collected.
+ */
+static int ns_gc_child(int to_parent, int from_parent)
+{
+	char name[64], c = 'R';
+	int ctl, fd;
+
+	if (unshare(CLONE_NEWIPC))
+		return 10;
+	ctl = ctl_open_self();
+	if (ctl < 0)
+		return 11;
+	snprintf(name, sizeof(name), "gc-%d", getpid());
+	fd = chan_open(ctl, name, CSR, 0600);
+	if (fd < 0)
+		return 12;
+	if (chan_send_str(fd, "pinned", 0, IPCCHAN_NONBLOCK))
+		return 13;
+	/* Every fd goes: only the name keeps the channel. */
+	close(fd);
+	close(ctl);
+	if (write(to_parent, &c, 1) != 1)
+		return 14;
+	if (read(from_parent, &c, 1) != 1)
+		return 15;
+	return 0;
+}
+
+TEST_F_TIMEOUT(named, dead_namespace_names_collected, 60)
+{
+	struct ipcchan_query q0, q;
+	int up[2], down[2], i;
+	pid_t pid;
+	char c;
+
+	ASSERT_EQ(0, chan_query(self->ctl, &q0));
+	ASSERT_EQ(0, pipe(up));
+	ASSERT_EQ(0, pipe(down));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		_exit(ns_gc_child(up[1], down[0]));
+	}
+	close(up[1]);
+	close(down[0]);
+	ASSERT_EQ(1, read(up[0], &c, 1));
+
+	/* The child still lives in the namespace: nothing may be collected. */
+	sleep_ms(2000);
+	ASSERT_EQ(0, chan_query(self->ctl, &q));
+	EXPECT_EQ(q0.nr_channels + 1, q.nr_channels);
+	EXPECT_EQ(q0.user_channels + 1, q.user_channels);
+	EXPECT_LT(q0.user_bytes, q.user_bytes);
+
+	/* The last process leaves; the names, channel and charges follow. */
+	ASSERT_EQ(1, write(down[1], "x", 1));
+	ASSERT_EQ(0, wait_child(pid));
+	for (i = 0; i < 200; i++) {
+		ASSERT_EQ(0, chan_query(self->ctl, &q));
+		if (q.nr_channels == q0.nr_channels)
+			break;
+		sleep_ms(50);
+	}
+	EXPECT_EQ(q0.nr_channels, q.nr_channels);
+	EXPECT_EQ(q0.user_channels, q.user_channels);
+	EXPECT_EQ(q0.user_bytes, q.user_bytes);
+	close(up[0]);
+	close(down[1]);
+}
+
 TEST_HARNESS_MAIN

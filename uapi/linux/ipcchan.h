@@ -157,7 +157,9 @@ struct ipcchan_query {
  * channel, while its name is linked (POSIX mq semantics): a named channel
  * outlives its last close until IPCCHAN_IOC_UNLINK; after unlink its name
  * is free at once and the channel itself lives until its last endpoint
- * closes. A linked named channel keeps its IPC namespace alive.
+ * closes. Names also die with their IPC namespace: once no process can
+ * enter a namespace any more, its names are unlinked within about a
+ * second, as POSIX mq queues die with theirs.
  *
  * Hangup. A channel that can gain no new sender (anonymous, or unlinked)
  * and has no send endpoint left is hung up for receivers: they receive
