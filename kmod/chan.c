@@ -142,7 +142,8 @@ out_uncharge_global:
 void ipcchan_msg_free(struct ipcchan_msg *msg)
 {
 	if (msg->user) {
-		ipcchan_user_uncharge_bytes(msg->user, msg->len);
+		ipcchan_user_uncharge_bytes(msg->user,
+					    ipcchan_msg_charge(msg->len));
 		ipcchan_user_put(msg->user);
 	}
 	put_pid(msg->pid);

@@ -46,7 +46,8 @@ static struct ipcchan_msg *ipcchan_msg_new(struct ipcchan_ep *ep, u64 len,
 	if (!msg)
 		return ERR_PTR(-ENOMEM);
 	ipcchan_limits_read(&lim);
-	ret = ipcchan_user_charge_bytes(ep->user, len, lim.max_user_bytes);
+	ret = ipcchan_user_charge_bytes(ep->user, ipcchan_msg_charge(len),
+					lim.max_user_bytes);
 	if (ret) {
 		kvfree(msg);
 		return ERR_PTR(ret);

@@ -157,6 +157,13 @@ struct ipcchan_msg {
 	u8 data[];
 };
 
+/* What a message of @len payload bytes charges to its user. */
+static inline u64 ipcchan_msg_charge(u64 len)
+{
+	static_assert(sizeof(struct ipcchan_msg) <= IPCCHAN_MSG_OVERHEAD);
+	return len + IPCCHAN_MSG_OVERHEAD;
+}
+
 /**
  * struct ipcchan_chan - a channel (see chan.c for the locking rules)
  * @ref:          endpoints' attachments, the name link, transient users

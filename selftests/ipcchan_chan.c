@@ -1537,21 +1537,26 @@ TEST_F(chan, query_accounting)
 	EXPECT_EQ(q0.nr_channels + 3, q.nr_channels);
 	EXPECT_EQ(q0.user_channels + 3, q.user_channels);
 
-	/* Queued payload bytes are charged until received. */
-	ASSERT_EQ(0, chan_send(s[1], buf, 100, 0, IPCCHAN_NONBLOCK));
-	ASSERT_EQ(0, chan_send(d[0], buf, 17, 0, IPCCHAN_NONBLOCK));
+	/*
+	 * Queued messages are charged until received: payload plus
+	 * IPCCHAN_MSG_OVERHEAD each, so an empty one is not free.
+	 */
 	ASSERT_EQ(0, chan_send(d[1], buf, 0, 0, IPCCHAN_NONBLOCK));
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
-	EXPECT_EQ(q0.user_bytes + 117, q.user_bytes);
+	EXPECT_EQ(q0.user_bytes + IPCCHAN_MSG_OVERHEAD, q.user_bytes);
+	ASSERT_EQ(0, chan_send(s[1], buf, 100, 0, IPCCHAN_NONBLOCK));
+	ASSERT_EQ(0, chan_send(d[0], buf, 17, 0, IPCCHAN_NONBLOCK));
+	ASSERT_EQ(0, chan_query(self->ctl, &q));
+	EXPECT_EQ(q0.user_bytes + 117 + 3 * IPCCHAN_MSG_OVERHEAD, q.user_bytes);
 	/* A peek or a failed receive changes nothing. */
 	EXPECT_EQ(100, chan_recv(s[0], buf, sizeof(buf),
 				 IPCCHAN_NONBLOCK | IPCCHAN_RECV_PEEK, NULL));
 	EXPECT_EQ(-EMSGSIZE, chan_recv(s[0], buf, 10, IPCCHAN_NONBLOCK, NULL));
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
-	EXPECT_EQ(q0.user_bytes + 117, q.user_bytes);
+	EXPECT_EQ(q0.user_bytes + 117 + 3 * IPCCHAN_MSG_OVERHEAD, q.user_bytes);
 	EXPECT_EQ(100, chan_recv(s[0], buf, sizeof(buf), IPCCHAN_NONBLOCK, NULL));
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
-	EXPECT_EQ(q0.user_bytes + 17, q.user_bytes);
+	EXPECT_EQ(q0.user_bytes + 17 + 2 * IPCCHAN_MSG_OVERHEAD, q.user_bytes);
 
 	/* Closing returns the channels and the bytes still queued. */
 	close_pair(s);
@@ -1812,7 +1817,7 @@ TEST_F(chan, dropped_when_no_receiver_can_come)
 	ASSERT_EQ(0, chan_send(fds[1], buf, 10, 0, IPCCHAN_NONBLOCK));
 	ASSERT_EQ(0, chan_send(fds[1], buf, 10, 0, IPCCHAN_NONBLOCK));
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
-	EXPECT_EQ(q0.user_bytes + 30, q.user_bytes);
+	EXPECT_EQ(q0.user_bytes + 30 + 3 * IPCCHAN_MSG_OVERHEAD, q.user_bytes);
 
 	/* The last receiver goes: the queue is dropped at once. */
 	close(fds[0]);
@@ -1886,7 +1891,7 @@ TEST_F(chan, wrong_direction_ebadf)
 	EXPECT_EQ(1, queued(_metadata, fds[0]));
 	/* Nothing else on the channel changed. */
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
-	EXPECT_EQ(self->q.user_bytes + 1, q.user_bytes);
+	EXPECT_EQ(self->q.user_bytes + 1 + IPCCHAN_MSG_OVERHEAD, q.user_bytes);
 	close_pair(fds);
 }
 
@@ -2281,13 +2286,16 @@ TEST_F(limits, max_user_bytes_enospc)
 
 	ASSERT_EQ(0, chan_query(self->ctl, &q0));
 	ASSERT_EQ(0, chan_create(self->ctl, 0, 200, 10, 0, fds));
-	ASSERT_EQ(0, param_set("max_user_bytes", q0.user_bytes + 100));
+	ASSERT_EQ(0, param_set("max_user_bytes",
+			       q0.user_bytes + 100 + 2 * IPCCHAN_MSG_OVERHEAD));
 
-	/* Exactly the limit fits. */
+	/* Exactly the limit fits (payloads plus the per-message overhead). */
 	ASSERT_EQ(0, chan_send(fds[1], buf, 60, 0, IPCCHAN_NONBLOCK));
 	ASSERT_EQ(0, chan_send(fds[1], buf, 40, 0, IPCCHAN_NONBLOCK));
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
-	EXPECT_EQ(q0.user_bytes + 100, q.user_bytes);
+	EXPECT_EQ(q0.user_bytes + 100 + 2 * IPCCHAN_MSG_OVERHEAD, q.user_bytes);
+	/* An empty message is charged too. */
+	EXPECT_EQ(-ENOSPC, chan_send(fds[1], buf, 0, 0, IPCCHAN_NONBLOCK));
 	/* Then nothing more, blocking or not: -ENOSPC, not a wait. */
 	EXPECT_EQ(-ENOSPC, chan_send(fds[1], buf, 1, 0, IPCCHAN_NONBLOCK));
 	EXPECT_EQ(-ENOSPC, chan_send_t(fds[1], buf, 1, 0, IPCCHAN_TIMEOUT,
@@ -2304,7 +2312,7 @@ TEST_F(limits, max_user_bytes_enospc)
 	EXPECT_EQ(-ENOSPC, chan_send(fds[1], buf, 61, 0, IPCCHAN_NONBLOCK));
 	EXPECT_EQ(0, chan_send(fds[1], buf, 60, 0, IPCCHAN_NONBLOCK));
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
-	EXPECT_EQ(q0.user_bytes + 100, q.user_bytes);
+	EXPECT_EQ(q0.user_bytes + 100 + 2 * IPCCHAN_MSG_OVERHEAD, q.user_bytes);
 	close_pair(fds);
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
 	EXPECT_EQ(q0.user_bytes, q.user_bytes);

@@ -635,7 +635,7 @@ TEST_F(named, unlink_gone_after_last_close)
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
 	EXPECT_EQ(q0.nr_channels + 1, q.nr_channels);
 	EXPECT_EQ(q0.user_channels + 1, q.user_channels);
-	EXPECT_EQ(q0.user_bytes + 50, q.user_bytes);
+	EXPECT_EQ(q0.user_bytes + 50 + IPCCHAN_MSG_OVERHEAD, q.user_bytes);
 	close(a);
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
 	EXPECT_EQ(q0.nr_channels + 1, q.nr_channels);
@@ -668,7 +668,7 @@ TEST_F(named, survives_close_of_all_fds)
 	ASSERT_GE(self->ctl, 0);
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
 	EXPECT_EQ(q0.nr_channels + 1, q.nr_channels);
-	EXPECT_EQ(q0.user_bytes + 11, q.user_bytes);
+	EXPECT_EQ(q0.user_bytes + 11 + 3 * IPCCHAN_MSG_OVERHEAD, q.user_bytes);
 
 	/* A later opener receives what was queued, in order. */
 	fd = chan_open(self->ctl, self->name, IPCCHAN_OPEN_RECV, 0);
@@ -1163,7 +1163,8 @@ TEST_F(named, unprivileged_sender_creds)
 			    "send");
 		/* The bytes are charged to the uid that opened the sender. */
 		CHILD_CHECK(chan_query(ctl, &q) == 0, "query");
-		CHILD_CHECK(q.user_bytes == q0.user_bytes + 6,
+		CHILD_CHECK(q.user_bytes ==
+			    q0.user_bytes + 6 + IPCCHAN_MSG_OVERHEAD,
 			    "user_bytes %llu -> %llu",
 			    (unsigned long long)q0.user_bytes,
 			    (unsigned long long)q.user_bytes);

@@ -1588,9 +1588,11 @@ TEST_F(notify, dropped_when_receiver_closes)
 	for (i = 0; i < 4; i++)
 		ASSERT_EQ(0, chan_send(self->fds[1], buf, 100, 0,
 				       IPCCHAN_NONBLOCK));
-	EXPECT_EQ(before + 400, user_bytes(_metadata, self->ctl));
+	EXPECT_EQ(before + 4 * (100 + IPCCHAN_MSG_OVERHEAD),
+		  user_bytes(_metadata, self->ctl));
 	ASSERT_EQ(100, recv_one(self->fds[0], buf, sizeof(buf)));
-	EXPECT_EQ(before + 300, user_bytes(_metadata, self->ctl));
+	EXPECT_EQ(before + 3 * (100 + IPCCHAN_MSG_OVERHEAD),
+		  user_bytes(_metadata, self->ctl));
 
 	/* The last receiver of an anonymous channel goes: 3 dropped. */
 	close_fd(&self->fds[0]);
@@ -1640,7 +1642,8 @@ TEST_F(notify, dropped_when_unlinked_without_receiver)
 	EXPECT_EQ(2, st.queued_msgs);
 	EXPECT_EQ(0, st.dropped);
 	EXPECT_EQ(0, st.receivers);
-	EXPECT_EQ(before + 7, user_bytes(_metadata, self->ctl));
+	EXPECT_EQ(before + 7 + 2 * IPCCHAN_MSG_OVERHEAD,
+		  user_bytes(_metadata, self->ctl));
 
 	/* Unlinked: no receiver can ever come. */
 	ASSERT_EQ(0, chan_unlink(self->ctl, name));
@@ -1672,7 +1675,8 @@ TEST_F(notify, dropped_duplex)
 	ASSERT_EQ(0, send_str(d[1], "to0"));
 	ASSERT_EQ(0, send_str(d[1], "to0"));
 	ASSERT_EQ(0, send_str(d[0], "to1"));
-	EXPECT_EQ(before + 9, user_bytes(_metadata, self->ctl));
+	EXPECT_EQ(before + 9 + 3 * IPCCHAN_MSG_OVERHEAD,
+		  user_bytes(_metadata, self->ctl));
 	/* d[0] goes: what d[1] sent it is dropped; what it sent d[1] stays. */
 	close(d[0]);
 	ASSERT_EQ(0, chan_stats(d[1], IPCCHAN_STATS_TX, &st));
@@ -1682,7 +1686,8 @@ TEST_F(notify, dropped_duplex)
 	ASSERT_EQ(0, chan_stats(d[1], 0, &st));
 	EXPECT_EQ(0, st.dropped);
 	EXPECT_EQ(1, st.queued_msgs);
-	EXPECT_EQ(before + 3, user_bytes(_metadata, self->ctl));
+	EXPECT_EQ(before + 3 + IPCCHAN_MSG_OVERHEAD,
+		  user_bytes(_metadata, self->ctl));
 	EXPECT_EQ(-EPIPE, send_str(d[1], "x"));
 	/* Hung up the other way: the queued message, then end of channel. */
 	EXPECT_EQ(3, recv_one(d[1], buf, sizeof(buf)));

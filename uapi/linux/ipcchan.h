@@ -92,7 +92,8 @@
  *                   charged (module parameter max_user_bytes).
  * @nr_channels:     out: channels that exist now, system-wide.
  * @user_channels:   out: channels charged to the caller's user now.
- * @user_bytes:      out: queued bytes charged to the caller's user now.
+ * @user_bytes:      out: bytes charged to the caller's user now for queued
+ *                   messages (payload + IPCCHAN_MSG_OVERHEAD each).
  * @reserved:        must be zero on input; zero on output.
  *
  * Limits are read at the time of the call: an administrator may change a
@@ -193,10 +194,12 @@ struct ipcchan_query {
  * pair) to the real uid of the control fd's opener (max_user_channels,
  * -EMFILE) and to the system (max_channels, -ENFILE); the query ioctl shows
  * both counts, which tells these apart from running out of descriptors. A
- * queued message charges its payload bytes to the real uid that created
+ * queued message charges its payload bytes plus IPCCHAN_MSG_OVERHEAD (its
+ * bookkeeping: an empty message is not free) to the real uid that created
  * the sending endpoint (max_user_bytes, -ENOSPC) and its memory to the
- * sending task's memory cgroup; both are returned when it is received or
- * dropped, or its channel is destroyed.
+ * sending task's memory cgroup, from the moment the send has copied it in;
+ * both are returned when it is received or dropped, or its channel is
+ * destroyed. Channel capacities (queue_bytes) count payload bytes only.
  *
  * Listing. /proc/ipcchan lists the named channels of the reader's IPC
  * namespace, one per line after a header line naming the fields: name
@@ -211,6 +214,8 @@ struct ipcchan_query {
 #define IPCCHAN_NAME_MAX	255
 /* Priorities are 0 .. IPCCHAN_PRIO_MAX - 1; higher is received first. */
 #define IPCCHAN_PRIO_MAX	32768
+/* Bytes charged to max_user_bytes per queued message, beyond its payload. */
+#define IPCCHAN_MSG_OVERHEAD	128
 /* Most messages one IPCCHAN_IOC_SEND_BATCH / RECV_BATCH call may carry. */
 #define IPCCHAN_BATCH_MAX	1024
 /* Defaults for attributes given as 0 at creation (then bounded by limits). */
