@@ -21,6 +21,7 @@
  *   struct can grow by appending fields without a new command:
  *     * a size below the first published size of the struct:  -EINVAL;
  *     * a larger size whose extra bytes are not all zero:       -E2BIG;
+ *     * a size above one page:                                -E2BIG;
  *     * a larger size whose extra bytes are zero: accepted; the kernel
  *       writes back only the bytes it knows and leaves the rest zero;
  *     * a smaller (older) size: the missing fields read as zero on input
@@ -36,6 +37,8 @@
  * - Output structs are fully initialised by the kernel; no kernel address
  *   is ever reported.
  * - Timeouts are __u64 nanoseconds.
+ * - A command returns 0 on success unless its comment says otherwise
+ *   (receives return a length, batches a count).
  */
 #ifndef _UAPI_LINUX_IPCCHAN_H
 #define _UAPI_LINUX_IPCCHAN_H
@@ -149,7 +152,9 @@ struct ipcchan_query {
  *     channel and returns an endpoint that sends, receives or both.
  * Endpoints are inherited across fork, passed with SCM_RIGHTS and dup'ed
  * like any fd; any number of processes may send to and receive from one
- * channel (each message is received exactly once). Endpoints are used
+ * channel (each message is received exactly once). An endpoint is an open
+ * file: dup(2), fork and SCM_RIGHTS share it and do not count as further
+ * senders or receivers. Endpoints are used
  * through the ioctls below and poll/select/epoll; read(2) and write(2) fail
  * with -EINVAL. Endpoint commands on the control fd, and control commands on
  * an endpoint, fail with -ENOTTY.
@@ -167,17 +172,22 @@ struct ipcchan_query {
  * what is queued, then end-of-channel (IPCCHAN_IOC_RECV returns 0 with seq
  * 0; poll reports EPOLLHUP). A channel that can gain no new receiver and has no
  * receive endpoint left refuses sends with -EPIPE at once. Blocked callers
- * on either side wake immediately when the last peer closes.
+ * on either side wake immediately when the last peer closes, or when an
+ * unlink makes the channel hung up or broken.
  *
  * Names are 1..IPCCHAN_NAME_MAX bytes, NUL-terminated, without '/', and not
- * "." or "..". They are scoped to the IPC namespace of the calling process.
+ * "." or "..". They are scoped to the IPC namespace of the process making
+ * the call, at the time of the call (as mq_open(3)), not that of the
+ * control fd's opener.
  * A named channel has an owner (the creator's effective uid and gid, taken
  * from the credentials the control fd was opened with) and a mode (the
  * permission bits 0777): sending needs write permission, receiving read
  * permission, checked against the control fd's credentials (effective uid,
- * effective and supplementary gids, as SysV IPC does);
- * CAP_IPC_OWNER in the namespace's user namespace overrides. Only the
- * owner or CAP_IPC_OWNER may unlink.
+ * effective and supplementary gids, as SysV IPC does); CAP_IPC_OWNER of
+ * those credentials in the namespace's user namespace overrides. The call
+ * that creates a channel gets the access it asks for whatever its mode
+ * says (as open(2) with O_CREAT). Only the owner or CAP_IPC_OWNER may
+ * unlink.
  *
  * A channel that can gain no new receiver and has none left drops what is
  * queued at once (counted in ipcchan_stats.dropped). No SIGPIPE is sent.
@@ -342,7 +352,7 @@ struct ipcchan_unlink {
 /*
  * Flags shared by the send and receive commands.
  * IPCCHAN_NONBLOCK: do not sleep (as O_NONBLOCK on the endpoint): -EAGAIN.
- *                   It takes precedence over IPCCHAN_TIMEOUT.
+ *                   It, and O_NONBLOCK, take precedence over IPCCHAN_TIMEOUT.
  * IPCCHAN_TIMEOUT:  sleep at most timeout_ns nanoseconds; then -ETIMEDOUT.
  * IPCCHAN_ABSTIME:  with TIMEOUT, timeout_ns is an absolute deadline on
  *                   CLOCK_MONOTONIC (or CLOCK_REALTIME with IPCCHAN_REALTIME).
@@ -422,7 +432,8 @@ struct ipcchan_send {
  * @timeout_ns:   in: with IPCCHAN_TIMEOUT.
  * @prio:         out: the message's priority.
  * @pid:          out, with RECV_CREDS: the sender's process id in the
- *                receiver's pid namespace, 0 if it has none there.
+ *                receiver's pid namespace, 0 if it has none there. Without
+ *                RECV_CREDS, @pid, @uid, @gid and @timestamp_ns are 0.
  * @uid:          out, with RECV_CREDS: the sender's effective uid in the
  *                receiver's user namespace (the overflow uid if unmapped).
  * @gid:          out, with RECV_CREDS: likewise, the effective gid.
@@ -433,7 +444,9 @@ struct ipcchan_send {
  *
  * Returns the message's length (also written to @len). When every sender
  * is gone and the queue is empty (hangup), returns 0 with @len 0 and @seq
- * 0: end of channel. A zero-length message returns 0 with @seq non-zero.
+ * 0: end of channel (with PEEK too). A zero-length message returns 0 with
+ * @seq non-zero. If the payload or the struct cannot be written back
+ * (-EFAULT), the message stays queued, in its place.
  *
  * Errors: -EAGAIN (empty, nonblocking), -ETIMEDOUT, -EINTR, -EMSGSIZE,
  * -EFAULT, -EINVAL, -EBADF (endpoint does not receive).
