@@ -1,13 +1,16 @@
 #!/bin/sh
 # Install everything ipcchan needs, from Debian's packages only, then
 # extract the kselftest and checkpatch files from linux-source-6.12.
+# gcc-multilib builds the 32-bit (compat) selftests; flex..libssl-dev
+# build the debug kernel (scripts/debug-kernel.sh).
 # Idempotent: quick when everything is present.
 set -eu
-pkgs="build-essential make gcc libc6-dev gawk cpio gzip xz-utils kmod
+pkgs="build-essential make gcc libc6-dev gcc-multilib gawk cpio gzip xz-utils kmod
 qemu-system-x86 busybox-static
 linux-image-cloud-amd64 linux-headers-cloud-amd64
 linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
-linux-source-6.12 dkms sparse perl openssl"
+linux-source-6.12 dkms sparse perl openssl
+flex bison bc libelf-dev libssl-dev"
 
 missing=
 for p in $pkgs; do

@@ -165,7 +165,7 @@ static inline int chan_query(int ctl, struct ipcchan_query *q)
  * on success (only the library's "0 or -errno"), so any non-negative
  * return is success and reads as 0 here.
  */
-static inline int chan_send_t(int fd, const void *buf, size_t len, __u32 prio,
+static inline int chan_send_t(int fd, const void *buf, __u64 len, __u32 prio,
 			      __u64 flags, __u64 timeout_ns)
 {
 	struct ipcchan_send s;
@@ -181,7 +181,7 @@ static inline int chan_send_t(int fd, const void *buf, size_t len, __u32 prio,
 	return r < 0 ? (int)r : 0;
 }
 
-static inline int chan_send(int fd, const void *buf, size_t len, __u32 prio,
+static inline int chan_send(int fd, const void *buf, __u64 len, __u32 prio,
 			    __u64 flags)
 {
 	return chan_send_t(fd, buf, len, prio, flags, 0);
@@ -193,7 +193,7 @@ static inline int chan_send_str(int fd, const char *s, __u32 prio, __u64 flags)
 }
 
 /* Returns the ioctl's result (the length) or -errno; fills *out if given. */
-static inline long chan_recv_t(int fd, void *buf, size_t len, __u64 flags,
+static inline long chan_recv_t(int fd, void *buf, __u64 len, __u64 flags,
 			       __u64 timeout_ns, struct ipcchan_recv *out)
 {
 	struct ipcchan_recv r;
@@ -210,7 +210,7 @@ static inline long chan_recv_t(int fd, void *buf, size_t len, __u64 flags,
 	return ret;
 }
 
-static inline long chan_recv(int fd, void *buf, size_t len, __u64 flags,
+static inline long chan_recv(int fd, void *buf, __u64 len, __u64 flags,
 			     struct ipcchan_recv *out)
 {
 	return chan_recv_t(fd, buf, len, flags, 0, out);
