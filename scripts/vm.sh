@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 cmd=${1:-}
 rel=$(IPCCHAN_SERIES=${IPCCHAN_VM_SERIES:-6.12} vm/kernels.sh)
-make -s module KDIR="/lib/modules/$rel/build" > /dev/null
+make -s module KDIR="$(vm/kdir.sh "$rel")" > /dev/null
 out=build/$rel/vm
 mkdir -p "$out"
 if [ -z "$cmd" ]; then

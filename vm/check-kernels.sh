@@ -12,7 +12,8 @@ total_pass=0 total_fail=0 status=0
 
 for rel in $kernels; do
 	out=build/$rel/check
-	if ! make -s module KDIR="/lib/modules/$rel/build" > "build/$rel.make.log" 2>&1; then
+	if ! { kdir=$(vm/kdir.sh "$rel") && make -s module KDIR="$kdir"; } \
+		> "build/$rel.make.log" 2>&1; then
 		cat "build/$rel.make.log"
 		echo "$rel: module build failed"
 		total_fail=$((total_fail + 1)); status=1

@@ -18,6 +18,10 @@ done
 [ -n "$rel" ] && [ -n "$out" ] || { echo "usage: $0 -k RELEASE -m MODE -o OUTDIR" >&2; exit 2; }
 ko=$top/build/$rel/ipcchan.ko
 [ -f "$ko" ] || { echo "run.sh: $ko not built" >&2; exit 2; }
+# An installed kernel, else one built here (scripts/debug-kernel.sh).
+image=/boot/vmlinuz-$rel
+[ -f "$image" ] || image=${IPCCHAN_CACHE:-/var/cache/ipcchan}/kernels/$rel/vmlinuz
+[ -f "$image" ] || { echo "run.sh: no kernel image for $rel" >&2; exit 2; }
 mkdir -p "$out"
 rm -f "$out/console.log" "$out/guest.log"
 "$top/vm/mkinitramfs.sh" "$out/initramfs.cpio.gz" "$ko" "$top/selftests" $cmd
@@ -29,7 +33,7 @@ rm -f "$out/console.log" "$out/guest.log"
 # to hang a 6.1 boot under TCG (before init ran); the guest needs no PM timer.
 qemu=(qemu-system-x86_64 -nodefaults -display none -no-reboot
 	-accel tcg,thread=multi -smp 2 -m 1G
-	-kernel "/boot/vmlinuz-$rel" -initrd "$out/initramfs.cpio.gz"
+	-kernel "$image" -initrd "$out/initramfs.cpio.gz"
 	-append "console=ttyS0 panic=-1 ignore_loglevel pmtmr=0 tsc=reliable clocksource=tsc ipcchan_mode=$mode ${IPCCHAN_GUEST_ARGS:-}")
 case $mode in
 check)
