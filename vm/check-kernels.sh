@@ -24,6 +24,9 @@ for rel in $kernels; do
 	vm/run.sh -k "$rel" -m check -o "$out" || qrc=$?
 	secs=$(( $(date +%s) - start ))
 	[ -f "$out/guest.log" ] || : > "$out/guest.log"
+	# What the kernel checks, from its own boot lines (debug kernels).
+	grep -aE 'KernelAddressSanitizer initialized|Lock dependency validator|kmemleak: Kernel memory leak detector initialized|RCU lockdep checking' \
+		"$out/console.log" 2>/dev/null | sed 's/^/# evidence: /'
 	awk -v rel="$rel" -v expected="$expected" -v counts="$out/counts" \
 		-f vm/tap.awk "$out/guest.log"
 	pass=0 fail=1 skip=0

@@ -16,6 +16,8 @@ BEGIN {
 /^IPCCHAN-INSMOD rc=/ { sub(/.*rc=/, ""); insmod = $0 + 0; next }
 /^IPCCHAN-RMMOD rc=/ { sub(/.*rc=/, ""); rmmod = $0 + 0; next }
 /^IPCCHAN-DONE/ { done = 1; next }
+/^IPCCHAN-KMEMLEAK leaks=/ { sub(/.*leaks=/, ""); kmemleak = $0 + 0; has_kmemleak = 1; next }
+/^IPCCHAN-KMEMLEAK-LINE / { sub(/^IPCCHAN-KMEMLEAK-LINE /, "# kmemleak: "); print; next }
 /^IPCCHAN-KERNEL / { next }
 /^IPCCHAN-BEGIN / {
 	cur = $2; seen[cur] = 1; plan = -1; got = 0; tfail = 0
@@ -58,6 +60,10 @@ END {
 	for (i = 1; i <= ntests; i++)
 		if (!(want[i] in seen)) result(0, "selftests: ipcchan: " want[i] " (never ran)")
 	result(rmmod == 0, "rmmod ipcchan")
+	if (has_kmemleak) {
+		printf "# kmemleak scan after rmmod: %d unreferenced object(s)\n", kmemleak
+		result(kmemleak == 0, "kmemleak scan after the tests and rmmod is empty")
+	}
 	result(done, "guest finished and powered off")
 	printf "1..%d\n", n
 	printf "%d %d %d\n", pass, fail, skip > counts
