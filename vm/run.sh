@@ -50,9 +50,10 @@ esac
 if [ "$mode" = shell ]; then
 	exec "${qemu[@]}"
 fi
-# A guest that never reaches our init (a boot hang under TCG, before
-# ipcchan is involved) is retried once, and said so on stderr. Anything
-# after init is never retried: a hang there is the watchdog's failure.
+# A guest that never reaches our init (a boot hang or an early oops under
+# TCG, before ipcchan is involved) is retried once, and said so on stderr.
+# Anything after init is never retried: a hang there is the watchdog's
+# failure, a crash the log scanner's.
 boot_limit=${IPCCHAN_BOOT_TIMEOUT:-120}
 for attempt in 1 2; do
 	rm -f "$out/console.log" "$out/guest.log"
@@ -61,11 +62,15 @@ for attempt in 1 2; do
 	booted=0
 	for _ in $(seq "$boot_limit"); do
 		grep -q '^IPCCHAN-KERNEL' "$out/guest.log" 2>/dev/null && { booted=1; break; }
-		kill -0 $pid 2>/dev/null || { booted=1; break; }
+		if ! kill -0 $pid 2>/dev/null; then
+			# Exited: booted if it reached init before it went.
+			grep -q '^IPCCHAN-KERNEL' "$out/guest.log" 2>/dev/null && booted=1
+			break
+		fi
 		sleep 1
 	done
 	if [ $booted -eq 0 ]; then
-		echo "run.sh: $rel did not reach init in ${boot_limit}s (attempt $attempt); last console line: $(tail -n 1 "$out/console.log" 2>/dev/null)" >&2
+		echo "run.sh: $rel did not reach init (attempt $attempt, limit ${boot_limit}s); last console line: $(tail -n 1 "$out/console.log" 2>/dev/null)" >&2
 		kill $pid 2>/dev/null; wait $pid 2>/dev/null
 		cp "$out/console.log" "$out/console.boot-hang.$attempt.log" 2>/dev/null || true
 		continue

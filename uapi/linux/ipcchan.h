@@ -572,6 +572,8 @@ struct ipcchan_stats {
  * struct ipcchan_notify - signal me when a message arrives
  * @flags:    in: IPCCHAN_NOTIFY_*.
  * @signo:    in: signal to send, 1..64 (SIGRTMAX; ignored with REMOVE).
+ *            Any signal is accepted, SIGKILL included, as by mq_notify(3):
+ *            the registrant chooses what a message does to it.
  * @pad:      must be zero.
  * @value:    in: delivered in siginfo si_value (si_code SI_MESGQ, si_pid
  *            and si_uid of the sender).
