@@ -1,7 +1,7 @@
 # ipcchan - top-level Makefile for people. kbuild reads ./Kbuild instead,
 # so the KERNELRELEASE= that DKMS appends to its make call never lands here.
 #
-#   make              module (for KDIR), libipcchan and the selftests
+#   make              module (for KDIR), libipcchan, selftests, benchmark
 #   make deps         install what the project needs from Debian's packages
 #   make check        lint, DKMS, then every selftest in QEMU on each kernel
 #   make vm [CMD=..]  boot the 6.12 guest with ipcchan loaded (shell or CMD)
@@ -19,7 +19,7 @@ KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; [ -d $$d ] && echo $$d || \
 KREL = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 MODSRC := Kbuild dkms.conf kmod uapi
 
-all: module lib selftests
+all: module lib selftests bench-build
 
 module:
 	@[ -n "$(KREL)" ] || { echo "no kernel headers in '$(KDIR)'; run 'make deps'"; exit 1; }
@@ -32,6 +32,10 @@ lib:
 
 selftests: lib
 	$(MAKE) -C selftests
+
+# ipcchan-bench and ipcchan-demo (packed into the guest's /ipcchan/bin).
+bench-build: lib
+	$(MAKE) -C bench
 
 deps:
 	scripts/deps.sh
@@ -47,12 +51,14 @@ check: all
 
 # make vm: interactive shell in the 6.12 guest; make vm CMD='...': run it
 # there, print its output and return its exit status.
-vm: lib selftests
+vm: lib selftests bench-build
 	@scripts/vm.sh '$(subst ','\'',$(CMD))'
 
 clean:
 	rm -rf build
 	$(MAKE) -C lib clean
 	$(MAKE) -C selftests clean
+	$(MAKE) -C bench clean
 
-.PHONY: all module lib selftests deps lint dkms-check check vm clean
+.PHONY: all module lib selftests bench-build deps lint dkms-check check vm \
+	clean
