@@ -1,6 +1,9 @@
 # ipcchan - top-level Makefile for people. kbuild reads ./Kbuild instead,
 # so the KERNELRELEASE= that DKMS appends to its make call never lands here.
 #
+#   make run          the main job: deps, build, the 6.12 guest runs a libipcchan
+#                     demo and the quick comparison; CSV and plots in results/
+#   make bench        the full comparison on both kernels (6.1 and 6.12)
 #   make              module (for KDIR), libipcchan, selftests, benchmark
 #   make deps         install what the project needs from Debian's packages
 #   make check        lint, DKMS, then every selftest in QEMU on each kernel
@@ -54,6 +57,20 @@ check: all
 vm: lib selftests bench-build
 	@scripts/vm.sh '$(subst ','\'',$(CMD))'
 
+# make run: install what is missing, build, then in the 6.12 guest the
+# demo and ipcchan-bench --quick; make bench: the full matrix on 6.1 and
+# 6.12. Both leave CSV, log and PNG plots in results/. Sequential on
+# purpose: nothing builds before deps has run.
+run:
+	@$(MAKE) deps
+	@$(MAKE) all
+	@scripts/bench.sh run
+
+bench:
+	@$(MAKE) deps
+	@$(MAKE) all
+	@scripts/bench.sh full
+
 clean:
 	rm -rf build
 	$(MAKE) -C lib clean
@@ -61,4 +78,4 @@ clean:
 	$(MAKE) -C bench clean
 
 .PHONY: all module lib selftests bench-build deps lint dkms-check check vm \
-	clean
+	run bench clean

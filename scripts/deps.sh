@@ -6,7 +6,7 @@
 # Idempotent: quick when everything is present.
 set -eu
 pkgs="build-essential make gcc libc6-dev gcc-multilib gawk cpio gzip xz-utils kmod
-qemu-system-x86 busybox-static
+qemu-system-x86 busybox-static gnuplot-nox
 linux-image-cloud-amd64 linux-headers-cloud-amd64
 linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
 linux-source-6.12 dkms sparse perl openssl
