@@ -21,15 +21,11 @@
  * -------------------
  * A sleeper does prepare_to_wait() under chan->lock, re-checks its
  * condition, drops the lock and schedules. A waker changes the state under
- * chan->lock and, still under the lock, tests waitqueue_active(): the
- * sleeper either saw the new state or is already on the queue. poll adds
- * itself with poll_wait() before it takes chan->lock to read the state, so
- * the same argument covers it. On the send and receive paths the wake-up
- * itself is issued after the lock is dropped (as mqueue's wake_q does), so
- * the woken task does not start by spinning on a lock its waker holds; a
- * sleeper that queues itself after the unlock sees the new state under the
- * lock and does not sleep, and the caller's endpoint keeps the channel (and
- * its wait queues) alive until the wake-up is done. Receivers sleep on
+ * chan->lock and wakes the wait queue, still under the lock: the sleeper
+ * either saw the new state or is already on the queue. poll adds itself
+ * with poll_wait() before it takes chan->lock to read the state, so the
+ * same argument covers it, and lets the waker test waitqueue_active()
+ * under the lock to skip a wake-up nobody waits for. Receivers sleep on
  * @recv_wait (woken by every queued message, as edge-triggered epoll needs,
  * and by hangup); senders on @send_wait (woken when space is freed and by
  * hangup). Hangup wakes every sleeper of the side it concerns.
@@ -216,29 +212,14 @@ bool ipcchan_chan_broken_locked(const struct ipcchan_chan *chan)
 	return !chan->receivers && !chan->linked;
 }
 
-/* Under chan->lock: does @wq have a sleeper or poller to wake after? */
-static bool ipcchan_wake_needed_locked(struct ipcchan_chan *chan,
-				       wait_queue_head_t *wq)
+static void ipcchan_wake_locked(wait_queue_head_t *wq)
 {
-	lockdep_assert_held(&chan->lock);
 	/*
 	 * Safe without a barrier: sleepers enqueue under chan->lock, which we
 	 * hold, and pollers enqueue before they take it (see the top of file).
 	 */
-	return waitqueue_active(wq);
-}
-
-static void ipcchan_wake_unlocked(wait_queue_head_t *wq, bool needed)
-{
-	if (needed)
+	if (waitqueue_active(wq))
 		wake_up_all(wq);
-}
-
-/* Wake @wq now, under chan->lock (the rare hangup paths). */
-static void ipcchan_wake_locked(struct ipcchan_chan *chan,
-				wait_queue_head_t *wq)
-{
-	ipcchan_wake_unlocked(wq, ipcchan_wake_needed_locked(chan, wq));
 }
 
 /*
@@ -278,10 +259,10 @@ static void ipcchan_chan_hangup_locked(struct ipcchan_chan *chan,
 				       struct list_head *gone)
 {
 	if (ipcchan_chan_hup_locked(chan))
-		ipcchan_wake_locked(chan, &chan->recv_wait);
+		ipcchan_wake_locked(&chan->recv_wait);
 	if (ipcchan_chan_broken_locked(chan)) {
 		ipcchan_chan_purge_locked(chan, gone);
-		ipcchan_wake_locked(chan, &chan->send_wait);
+		ipcchan_wake_locked(&chan->send_wait);
 	}
 }
 
@@ -464,7 +445,7 @@ bool ipcchan_chan_can_send_locked(const struct ipcchan_chan *chan)
 int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
 			 struct ipcchan_deadline *dl)
 {
-	bool was_empty, wake = false;
+	bool was_empty;
 	LIST_HEAD(gone);
 	int ret = 0;
 
@@ -489,11 +470,10 @@ int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
 	chan->sent++;
 	if (chan->nr_msgs > chan->peak_msgs)
 		chan->peak_msgs = chan->nr_msgs;
-	wake = ipcchan_wake_needed_locked(chan, &chan->recv_wait);
+	ipcchan_wake_locked(&chan->recv_wait);
 	ipcchan_notify_locked(chan, was_empty, &gone);
 out_unlock:
 	spin_unlock(&chan->lock);
-	ipcchan_wake_unlocked(&chan->recv_wait, wake);
 	ipcchan_notify_free_list(&gone);
 	return ret;
 }
@@ -561,32 +541,25 @@ out_unlock:
 /* The message taken by ipcchan_chan_take() reached the receiver. */
 void ipcchan_chan_took(struct ipcchan_chan *chan, struct ipcchan_msg *msg)
 {
-	bool wake_send, wake_recv = false;
-
 	spin_lock(&chan->lock);
 	chan->nr_msgs--;
 	chan->nr_bytes -= msg->len;
 	chan->received++;
-	wake_send = ipcchan_wake_needed_locked(chan, &chan->send_wait);
+	ipcchan_wake_locked(&chan->send_wait);
 	/* Receivers waiting for the last in-flight message see the end now. */
 	if (!chan->nr_msgs && ipcchan_chan_hup_locked(chan))
-		wake_recv = ipcchan_wake_needed_locked(chan, &chan->recv_wait);
+		ipcchan_wake_locked(&chan->recv_wait);
 	spin_unlock(&chan->lock);
-	ipcchan_wake_unlocked(&chan->send_wait, wake_send);
-	ipcchan_wake_unlocked(&chan->recv_wait, wake_recv);
 	ipcchan_msg_put(msg);
 }
 
 /* The copy to the receiver faulted: put the message back where it was. */
 void ipcchan_chan_untake(struct ipcchan_chan *chan, struct ipcchan_msg *msg)
 {
-	bool wake;
-
 	spin_lock(&chan->lock);
 	rb_add_cached(&msg->node, &chan->queue, ipcchan_msg_before);
-	wake = ipcchan_wake_needed_locked(chan, &chan->recv_wait);
+	ipcchan_wake_locked(&chan->recv_wait);
 	spin_unlock(&chan->lock);
-	ipcchan_wake_unlocked(&chan->recv_wait, wake);
 }
 
 /**
