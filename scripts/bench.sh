@@ -46,7 +46,8 @@ for s in $series; do
 	csv=results/$name.csv log=results/$name.log
 	demo=
 	[ "$mode" = run ] && demo='echo "== demo: two processes talking through libipcchan"; ipcchan-demo || exit 1; echo;'
-	cmd="$demo echo \"== ipcchan-bench $args on \$(uname -r)\"
+	token=$name-$$-$(date +%s)
+	cmd="echo IPCCHAN-BENCH-RUN $token; $demo echo \"== ipcchan-bench $args on \$(uname -r)\"
 ipcchan-bench $args --csv /tmp/bench.csv; rc=\$?
 echo IPCCHAN-CSV-BEGIN; cat /tmp/bench.csv; echo IPCCHAN-CSV-END
 exit \$rc"
@@ -54,13 +55,20 @@ exit \$rc"
 	start=$(date +%s) load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	rc=0
 	IPCCHAN_VM_SERIES=$s IPCCHAN_GUEST_ARGS=$guest_args scripts/vm.sh "$cmd" |
-		tr -d '\r' |
+		tr -d '\r' | tee "$log.stream" |
 		awk '/^IPCCHAN-CSV-BEGIN/ { skip = 1; print "(CSV taken from the guest log)" }
 		     !skip { print; fflush() }
 		     /^IPCCHAN-CSV-END/ { skip = 0 }' || rc=$?
-	cp "build/$rel/vm/guest.log" "$log"
-	tr -d '\r' < "$log" | sed -n '/^IPCCHAN-CSV-BEGIN/,/^IPCCHAN-CSV-END/p' |
-		sed '1d;$d' > "$csv.tmp"
+	# The guest log, unless another run in the same build dir has
+	# replaced it meanwhile: then the copy of the stream vm.sh printed.
+	if tr -d '\r' < "build/$rel/vm/guest.log" | grep -qx "IPCCHAN-BENCH-RUN $token"; then
+		tr -d '\r' < "build/$rel/vm/guest.log" > "$log"
+		rm -f "$log.stream"
+	else
+		echo "bench: another run used build/$rel/vm meanwhile: its guest.log (and console.log, which vm.sh checks) are not this guest's; the CSV comes from what vm.sh printed, and the guest itself said: $(grep '^IPCCHAN-EXIT' "$log.stream" || echo nothing)" >&2
+		mv "$log.stream" "$log"
+	fi
+	sed -n '/^IPCCHAN-CSV-BEGIN/,/^IPCCHAN-CSV-END/p' "$log" | sed '1d;$d' > "$csv.tmp"
 	if ! head -n 1 "$csv.tmp" | grep -qx 'kernel,mechanism,workload,msg_size,producers,metric,value'; then
 		echo "bench: no CSV in the guest's output (status $rc); see $log" >&2
 		rm -f "$csv.tmp"

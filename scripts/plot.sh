@@ -11,6 +11,8 @@ csv=$1 prefix=$2
 command -v gnuplot > /dev/null || { echo "plot: gnuplot missing; run 'make deps'" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+rm -f "$prefix"-rtt-across.png "$prefix"-rtt-same.png "$prefix"-stream.png \
+	"$prefix"-fanin.png "$prefix"-scale.png
 
 # Every mechanism keeps its colour, point type and place in every legend;
 # ipcchan's own paths are drawn thicker.
