@@ -1013,11 +1013,11 @@ static int chan_recv1(struct link *l, char **bufs, size_t len, unsigned int n)
 	return (size_t)r == len ? 1 : -EBADMSG;
 }
 
-static int chan_sendv(struct link *l, char **bufs, size_t len, unsigned int n)
+/* Point up to BATCH message headers at @bufs; returns how many. */
+static unsigned int batch_fill(struct ipcchan_msghdr *h, char **bufs,
+			       size_t len, unsigned int n)
 {
-	struct ipcchan_msghdr h[BATCH];
 	unsigned int i;
-	int r;
 
 	if (n > BATCH)
 		n = BATCH;
@@ -1026,6 +1026,15 @@ static int chan_sendv(struct link *l, char **bufs, size_t len, unsigned int n)
 		h[i].buf = (uintptr_t)bufs[i];
 		h[i].len = len;
 	}
+	return n;
+}
+
+static int chan_sendv(struct link *l, char **bufs, size_t len, unsigned int n)
+{
+	struct ipcchan_msghdr h[BATCH];
+	int r;
+
+	n = batch_fill(h, bufs, len, n);
 	while ((r = ipcchan_send_batch(l->tx, h, n, 0, 0)) == -EINTR)
 		;
 	return r;
@@ -1037,13 +1046,7 @@ static int chan_recvv(struct link *l, char **bufs, size_t len, unsigned int n)
 	unsigned int i;
 	int r;
 
-	if (n > BATCH)
-		n = BATCH;
-	memset(h, 0, sizeof(h[0]) * n);
-	for (i = 0; i < n; i++) {
-		h[i].buf = (uintptr_t)bufs[i];
-		h[i].len = len;
-	}
+	n = batch_fill(h, bufs, len, n);
 	while ((r = ipcchan_recv_batch(l->rx, h, n, 0, 0)) == -EINTR)
 		;
 	if (r == 0)
