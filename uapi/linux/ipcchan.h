@@ -725,11 +725,11 @@ struct ipcchan_notify {
  * allocation), and the region's size to its creator's user at creation
  * (max_user_region_bytes) until the region itself goes (its last channel
  * and endpoint closed); pages that mappings keep alive after that count
- * only against the memory cgroup, as MAP_SHARED|MAP_ANONYMOUS memory does. A mapping keeps the pages alive on its own:
- * closing the fd, unlinking the name, or every other process exiting
- * leaves a mapping valid. fork(2): the child inherits the mapping and shares
- * the pages (MAP_SHARED semantics); use madvise(MADV_DONTFORK) to prevent
- * that.
+ * only against the memory cgroup, as MAP_SHARED|MAP_ANONYMOUS memory
+ * does. A mapping keeps the pages alive on its own: closing the fd,
+ * unlinking the name, or every other process exiting leaves a mapping
+ * valid. fork(2): the child inherits the mapping and shares the pages
+ * (MAP_SHARED semantics); use madvise(MADV_DONTFORK) to prevent that.
  *
  * Zero-copy slots. A region with a slot_size is an array of slots, slot n
  * at byte offset n * slot_size. Each slot is at any moment free, held by
