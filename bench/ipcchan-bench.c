@@ -2789,6 +2789,18 @@ static void summary(void)
 	}
 }
 
+/* Run one workload if selected, and say how long it took. */
+static void run_workload(unsigned int wl, void (*fn)(void))
+{
+	uint64_t t0 = now_ns();
+
+	if (!(opt.workloads & wl))
+		return;
+	fn();
+	note(1, "time: %s took %.0f s", wl_names[__builtin_ctz(wl)],
+	     (double)(now_ns() - t0) / 1e9);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -2941,16 +2953,11 @@ int main(int argc, char **argv)
 		tune_limits();
 	sched_features(opt.sched);
 	calibrate();
-	if (opt.workloads & WL_RTT)
-		wl_rtt();
-	if (opt.workloads & WL_STREAM)
-		wl_streams();
-	if (opt.workloads & WL_FANIN)
-		wl_fanin();
-	if (opt.workloads & WL_OPEN)
-		wl_open();
-	if (opt.workloads & WL_SCALE)
-		wl_scale();
+	run_workload(WL_RTT, wl_rtt);
+	run_workload(WL_STREAM, wl_streams);
+	run_workload(WL_FANIN, wl_fanin);
+	run_workload(WL_OPEN, wl_open);
+	run_workload(WL_SCALE, wl_scale);
 	summary();
 	note(0, "run took %.0f s", (double)(now_ns() - t_start) / 1e9);
 	printf("\nipcchan-bench: %s run took %.0f s, %d failure%s\n",
