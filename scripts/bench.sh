@@ -64,7 +64,7 @@ exit \$rc"
 		awk '/^IPCCHAN-CSV-BEGIN/ { skip = 1; print "(CSV taken from the guest log)" }
 		     !skip { print; fflush() }
 		     /^IPCCHAN-CSV-END/ { skip = 0 }' || rc=$?
-	tr -d '\r' < "$vmdir/guest.log" > "$log" 2>/dev/null || : > "$log"
+	tr -d '\r' 2>/dev/null < "$vmdir/guest.log" > "$log" || : > "$log"
 	if [ "$rc" -ne 0 ] && [ -f "$vmdir/console.log" ]; then
 		cp "$vmdir/console.log" "${log%.log}.console.log"
 		echo "bench: the guest's kernel log is in ${log%.log}.console.log" >&2

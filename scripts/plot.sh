@@ -182,7 +182,7 @@ if [ -n "$open_sizes" ]; then
 	{
 		echo "$common"
 		echo "set output '$prefix-openloop.png'"
-		echo "set multiplot layout 1,$n title \"ipcchan-bench open loop: one producer (vCPU 0) sending on a fixed schedule at half the mechanism's own peak, one consumer (vCPU 1) (lower is better)\\nlatency from each message's intended send time, so a stall counts for every message due during it; kernel $kernel; $about\" font ',13'"
+		echo "set multiplot layout 1,$n title \"ipcchan-bench open loop: one producer (vCPU 0) on a fixed schedule at half the mechanism's own peak, one consumer (vCPU 1) (lower is better)\\nlatency from each message's intended send time: a stall counts for every message due during it\\nkernel $kernel; $about\" font ',13'"
 		echo "set logscale y 10"
 		echo "set xtics ('p50' 1, 'p99' 2, 'p99.9' 3, 'max' 4)"
 		echo "set xrange [0.7:4.3]"
