@@ -419,6 +419,7 @@ struct k_slot {
 	__u32 gen;		/* workers started in this slot */
 	__u32 id;		/* senders: the current sender id */
 	__u32 op, op_chan;	/* what the worker is doing */
+	__u64 op_flags;
 	__u64 ops;		/* calls done, by every worker of the slot */
 	/* receivers: log position, K_RECEIVING and the call's message
 	 * count (bits 32..47) while a receive may have put messages in buf[]
@@ -497,15 +498,23 @@ static void k_set_op(struct k_slot *s, enum k_op op, unsigned int ch)
 	__atomic_store_n(&s->op, op, __ATOMIC_SEQ_CST);
 }
 
-/* A blocking mode: nonblocking, timed (1..20 ms) or untimed. */
-static __u64 k_mode(struct rng *r, __u64 *timeout_ns)
+/*
+ * Slots whose workers may sleep without a timeout. The others never do:
+ * with them, senders asleep on full channels and receivers asleep on empty
+ * ones cannot be all the workers, so the workload itself never deadlocks
+ * and workers that stop getting anything done mean a wedged kernel.
+ */
+static const int k_slot_untimed[K_SLOTS] = { 1, 1, 0, 1, 1, 0 };
+
+/* A blocking mode: nonblocking, timed (1..20 ms) or, maybe, untimed. */
+static __u64 k_mode(struct rng *r, unsigned int slot, __u64 *timeout_ns)
 {
 	unsigned int m = rn(r, 10);
 
 	*timeout_ns = 0;
 	if (m < 2)
 		return IPCCHAN_NONBLOCK;
-	if (m < 6) {
+	if (m < 6 || !k_slot_untimed[slot]) {
 		*timeout_ns = (1 + rn(r, 20)) * NSEC_PER_MSEC;
 		return IPCCHAN_TIMEOUT;
 	}
@@ -546,7 +555,7 @@ static void k_sender_main(struct k_ctx *kc, unsigned int slot)
 
 		ch = ch < 4 ? 0 : ch < 7 ? 1 : 2;
 		n = chance(&r, 35) ? 2 + rn(&r, K_BATCH - 1) : 1;
-		flags = k_mode(&r, &tmo);
+		flags = k_mode(&r, slot, &tmo);
 		seq = (unsigned int)(me->state >> 32);
 		if (fd[ch] < 0 || seq + n > K_MAX_SEQ) {
 			sleep_ms(1);
@@ -563,6 +572,7 @@ static void k_sender_main(struct k_ctx *kc, unsigned int slot)
 		}
 		__atomic_store_n(&me->state, (__u64)seq << 32 | n,
 				 __ATOMIC_SEQ_CST);
+		s->op_flags = flags;
 		k_set_op(s, n == 1 ? K_OP_SEND : K_OP_SEND_BATCH, ch);
 		if (n == 1) {
 			ret = chan_send_t(fd[ch], bufs[0], len, h[0].prio,
@@ -637,7 +647,7 @@ static void k_receiver_main(struct k_ctx *kc, unsigned int slot)
 		long ret;
 
 		n = chance(&r, 35) ? 2 + rn(&r, K_BATCH - 1) : 1;
-		flags = k_mode(&r, &tmo);
+		flags = k_mode(&r, slot, &tmo);
 		if (fd[ch] < 0 || pos + K_BATCH > K_LOG) {
 			sleep_ms(1);
 			continue;
@@ -649,6 +659,7 @@ static void k_receiver_main(struct k_ctx *kc, unsigned int slot)
 		}
 		__atomic_store_n(&s->pub, K_RECEIVING | (__u64)n << 32 | pos,
 				 __ATOMIC_SEQ_CST);
+		s->op_flags = flags;
 		k_set_op(s, n == 1 ? K_OP_RECV : K_OP_RECV_BATCH, ch);
 		if (n == 1) {
 			ret = chan_recv_t(fd[ch], s->buf[0], K_MSG_MAX, flags,
@@ -786,6 +797,26 @@ static __u64 k_ops(struct k_shared *sh)
 	return n;
 }
 
+/* Where every worker and channel is: for a test that fails. */
+static void k_dump(struct k_ctx *kc)
+{
+	struct ipcchan_stats st;
+	unsigned int i;
+
+	for (i = 0; i < K_SLOTS; i++)
+		printf("# slot %u: pid %d op %u channel %u flags %#llx calls %llu\n",
+		       i, kc->sh->slot[i].pid, kc->sh->slot[i].op,
+		       kc->sh->slot[i].op_chan,
+		       (unsigned long long)kc->sh->slot[i].op_flags,
+		       (unsigned long long)kc->sh->slot[i].ops);
+	for (i = 0; i < K_NCHAN; i++)
+		if (!chan_stats(kc->rx[i], 0, &st))
+			printf("# channel %u: queued %llu (%llu bytes), sleeping senders %u, receivers %u\n",
+			       i, (unsigned long long)st.queued_msgs,
+			       (unsigned long long)st.queued_bytes,
+			       st.waiting_senders, st.waiting_receivers);
+}
+
 /* The parent's own sends and receives, logged like a worker's. */
 struct k_parent_log {
 	unsigned int n;
@@ -849,6 +880,7 @@ TEST_F_TIMEOUT(stress, kill_workers, 240)
 {
 	unsigned int kills = scaled(120), k, slot, i, ch, aimed[NAIM] = { 0 };
 	unsigned int hit_blocked_send = 0, hit_blocked_recv = 0, hit_batch = 0;
+	unsigned int hit_untimed = 0;
 	unsigned int recovered = 0, amb_total = 0, amb_received = 0;
 	unsigned long long conf[K_NCHAN] = { 0 }, amb[K_NCHAN] = { 0 };
 	unsigned long long amb_recv[K_NCHAN] = { 0 }, counted[K_NCHAN] = { 0 };
@@ -917,6 +949,13 @@ TEST_F_TIMEOUT(stress, kill_workers, 240)
 			hit_blocked_send++;
 		else if (k_matches(&kc, s, AIM_RECV, &s2))
 			hit_blocked_recv++;
+		else
+			op = K_OP_IDLE;
+		/* Asleep without a timeout: -ERESTARTSYS, not -EINTR. */
+		if (op != K_OP_IDLE && op != K_OP_OPEN &&
+		    !(s->op_flags & (IPCCHAN_NONBLOCK | IPCCHAN_TIMEOUT)))
+			hit_untimed++;
+		op = __atomic_load_n(&s->op, __ATOMIC_SEQ_CST);
 		if (op == K_OP_SEND_BATCH || op == K_OP_RECV_BATCH)
 			hit_batch++;
 		aimed[aim]++;
@@ -939,6 +978,8 @@ TEST_F_TIMEOUT(stress, kill_workers, 240)
 	printf("# %llu calls done by the workers; %llu in the %u ms after the last kill\n",
 	       k_ops(kc.sh), k_ops(kc.sh) - ops, i * 5);
 	EXPECT_LE(ops + 2 * K_SLOTS, k_ops(kc.sh));
+	if (k_ops(kc.sh) < ops + 2 * K_SLOTS)
+		k_dump(&kc);
 
 	/*
 	 * Survivors stop by themselves: the parent takes what is queued and
@@ -965,6 +1006,7 @@ TEST_F_TIMEOUT(stress, kill_workers, 240)
 			break;
 		if (now_ns(CLOCK_MONOTONIC) - tstop >
 		    (__u64)K_HANG_MS * NSEC_PER_MSEC) {
+			k_dump(&kc);
 			for (slot = 0; slot < K_SLOTS; slot++) {
 				struct k_slot *s = &kc.sh->slot[slot];
 
@@ -989,11 +1031,13 @@ TEST_F_TIMEOUT(stress, kill_workers, 240)
 	       kills, (now_ns(CLOCK_MONOTONIC) - t0) / 1e9,
 	       aim_names[0], aimed[0], aim_names[1], aimed[1],
 	       aim_names[2], aimed[2], aim_names[3], aimed[3]);
-	printf("# killed while blocked in send %u, blocked in receive %u, in a batch %u; %u messages recovered from killed receivers\n",
-	       hit_blocked_send, hit_blocked_recv, hit_batch, recovered);
+	printf("# killed while blocked in send %u, in receive %u, asleep without a timeout %u, in a batch %u; %u messages recovered from killed receivers\n",
+	       hit_blocked_send, hit_blocked_recv, hit_untimed, hit_batch,
+	       recovered);
 	/* The aim is real: each kind of victim was hit. */
 	EXPECT_LT(0, hit_blocked_send);
 	EXPECT_LT(0, hit_blocked_recv);
+	EXPECT_LT(0, hit_untimed);
 	EXPECT_LT(0, hit_batch);
 
 	/* Every worker is gone: only the parent's endpoints are counted. */
