@@ -421,9 +421,9 @@ struct k_slot {
 	__u32 op, op_chan;	/* what the worker is doing */
 	__u64 op_flags;
 	__u64 ops;		/* calls done, by every worker of the slot */
-	/* receivers: log position, K_RECEIVING and the call's message
-	 * count (bits 32..47) while a receive may have put messages in buf[]
-	 * that are not logged yet. One store. */
+	/* receivers: log position; while a receive may have put messages
+	 * in buf[] that are not logged yet, also K_RECEIVING, the call's
+	 * channel (bits 48..55) and message count (bits 32..47). One store. */
 	__u64 pub;
 	__u32 log[K_LOG];	/* sender id << 16 | seq */
 	struct ipcchan_msghdr hdr[K_BATCH];
@@ -611,11 +611,11 @@ static unsigned int k_log_received(struct k_slot *s, unsigned int pos,
 		const char *why = k_verify(s->buf[i], lens[i], ch, &h);
 
 		if (why) {
-			/* A receiver killed in a copy that faulted would leave a
-			 * partial message: not received (the counts decide). */
-			if (!parent)
-				viol("receiver %d: message %u of %u on channel %u: %s",
-				     getpid(), i, count, ch, why);
+			/* Not even from a killed receiver: its copy cannot
+			 * have faulted, every page of buf[] is present. */
+			viol("%s: message %u of %u on channel %u: %s",
+			     parent ? "recovered from a killed receiver" :
+				      "receiver", i, count, ch, why);
 			continue;
 		}
 		s->log[pos + good++] = (__u32)h.sender << 16 | h.seq;
@@ -657,8 +657,8 @@ static void k_receiver_main(struct k_ctx *kc, unsigned int slot)
 			s->hdr[i] = (struct ipcchan_msghdr){
 				.buf = ptr64(s->buf[i]), .len = K_MSG_MAX };
 		}
-		__atomic_store_n(&s->pub, K_RECEIVING | (__u64)n << 32 | pos,
-				 __ATOMIC_SEQ_CST);
+		__atomic_store_n(&s->pub, K_RECEIVING | (__u64)ch << 48 |
+				 (__u64)n << 32 | pos, __ATOMIC_SEQ_CST);
 		s->op_flags = flags;
 		k_set_op(s, n == 1 ? K_OP_RECV : K_OP_RECV_BATCH, ch);
 		if (n == 1) {
@@ -698,13 +698,12 @@ static void k_receiver_main(struct k_ctx *kc, unsigned int slot)
 static unsigned int k_recover(struct k_slot *s)
 {
 	__u64 pub = __atomic_load_n(&s->pub, __ATOMIC_SEQ_CST);
-	unsigned int n = (pub >> 32) & 0xffff, i, ch;
+	unsigned int n = (pub >> 32) & 0xffff, ch = (pub >> 48) & 0xff, i;
 	__u64 lens[K_BATCH];
 	struct k_hdr h;
 
 	if (!(pub & K_RECEIVING))
 		return 0;
-	ch = s->op_chan;
 	for (i = 0; i < n; i++) {
 		memcpy(&h, s->buf[i], sizeof(h));
 		if (h.magic != K_MAGIC)
