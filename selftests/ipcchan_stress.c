@@ -203,6 +203,7 @@ static const char *const limit_params[] = {
 	"max_msg_size", "max_queue_msgs", "max_queue_bytes", "max_channels",
 	"max_user_channels", "max_user_bytes",
 };
+
 #define NPARAMS	ARRAY_SIZE(limit_params)
 
 /*
@@ -408,8 +409,10 @@ enum k_op { K_OP_IDLE, K_OP_OPEN, K_OP_SEND, K_OP_SEND_BATCH, K_OP_RECV,
 
 /* One sender id: what it has sent, and the channel of every message. */
 struct k_sender {
-	/* next_seq << 32 | n: seqs below next_seq were sent; the n after it
-	 * are being sent now (a kill leaves them undecided). One store. */
+	/*
+	 * next_seq << 32 | n: seqs below next_seq were sent; the n after it
+	 * are being sent now (a kill leaves them undecided). One store.
+	 */
 	__u64 state;
 	__u8 chan_of[K_MAX_SEQ];
 };
@@ -421,9 +424,11 @@ struct k_slot {
 	__u32 op, op_chan;	/* what the worker is doing */
 	__u64 op_flags;
 	__u64 ops;		/* calls done, by every worker of the slot */
-	/* receivers: log position; while a receive may have put messages
+	/*
+	 * receivers: log position; while a receive may have put messages
 	 * in buf[] that are not logged yet, also K_RECEIVING, the call's
-	 * channel (bits 48..55) and message count (bits 32..47). One store. */
+	 * channel (bits 48..55) and message count (bits 32..47). One store.
+	 */
 	__u64 pub;
 	__u32 log[K_LOG];	/* sender id << 16 | seq */
 	struct ipcchan_msghdr hdr[K_BATCH];
@@ -611,8 +616,10 @@ static unsigned int k_log_received(struct k_slot *s, unsigned int pos,
 		const char *why = k_verify(s->buf[i], lens[i], ch, &h);
 
 		if (why) {
-			/* Not even from a killed receiver: its copy cannot
-			 * have faulted, every page of buf[] is present. */
+			/*
+			 * Not even from a killed receiver: its copy cannot
+			 * have faulted, every page of buf[] is present.
+			 */
 			viol("%s: message %u of %u on channel %u: %s",
 			     parent ? "recovered from a killed receiver" :
 				      "receiver", i, count, ch, why);
@@ -817,6 +824,8 @@ static void k_dump(struct k_ctx *kc)
 }
 
 /* The parent's own sends and receives, logged like a worker's. */
+#define K_PARENT_LOG	(K_MAX_SEQ * 8)
+
 struct k_parent_log {
 	unsigned int n;
 	__u32 *ent;
@@ -853,7 +862,7 @@ static unsigned int k_parent_drain(struct k_ctx *kc, unsigned int ch,
 	struct k_hdr h;
 	long ret;
 
-	for (;;) {
+	while (pl->n < K_PARENT_LOG) {
 		ret = chan_recv(kc->rx[ch], buf, sizeof(buf), IPCCHAN_NONBLOCK,
 				&rv);
 		if (ret == -EAGAIN)
@@ -896,8 +905,8 @@ TEST_F_TIMEOUT(stress, kill_workers, 240)
 	ASSERT_NE(NULL, kc.sh);
 	kc.ctl = self->ctl;
 	kc.name = self->name;
-	pl.ent = calloc(K_MAX_SEQ * 8, sizeof(*pl.ent));
-	pl.chan = calloc(K_MAX_SEQ * 8, 1);
+	pl.ent = calloc(K_PARENT_LOG, sizeof(*pl.ent));
+	pl.chan = calloc(K_PARENT_LOG, 1);
 	ASSERT_NE(NULL, pl.ent);
 	ASSERT_NE(NULL, pl.chan);
 	for (ch = 0; ch < 2; ch++) {
