@@ -23,6 +23,7 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <linux/user_namespace.h>
+#include <linux/vmalloc.h>
 
 #include "ipcchan.h"
 
@@ -34,6 +35,26 @@ static struct ipcchan_ep *ipcchan_ep_of(struct file *file)
 	return file->private_data;
 }
 
+/*
+ * A message's memory is charged to the sender's memory cgroup. At the
+ * cgroup's limit the send must fail with -ENOMEM rather than wake the OOM
+ * killer: its victim would be the cgroup's largest process, rarely the
+ * sender, and killing it frees none of the queued messages. kvmalloc()'s
+ * vmalloc fallback may invoke it, so the fallback is spelled out here, as
+ * bpf does for its map areas: a contiguous attempt that gives up early,
+ * then vmalloc that may fail. Quietly: any user can get here.
+ */
+static void *ipcchan_msg_alloc(size_t size)
+{
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_NOWARN;
+	void *p;
+
+	if (size <= PAGE_SIZE)
+		return kmalloc(size, gfp | __GFP_RETRY_MAYFAIL);
+	p = kmalloc(size, gfp | __GFP_NORETRY);
+	return p ?: __vmalloc(size, gfp | __GFP_RETRY_MAYFAIL);
+}
+
 /* Allocate a message and copy its payload from one user buffer or iovecs. */
 static struct ipcchan_msg *ipcchan_msg_new(struct ipcchan_ep *ep, u64 len,
 					   u32 prio)
@@ -42,7 +63,7 @@ static struct ipcchan_msg *ipcchan_msg_new(struct ipcchan_ep *ep, u64 len,
 	struct ipcchan_msg *msg;
 	int ret;
 
-	msg = kvmalloc(struct_size(msg, data, len), GFP_KERNEL_ACCOUNT);
+	msg = ipcchan_msg_alloc(struct_size(msg, data, len));
 	if (!msg)
 		return ERR_PTR(-ENOMEM);
 	ipcchan_limits_read(&lim);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1556,6 +1557,96 @@ TEST_F(named, passed_ctl_fd_keeps_opener_creds)
 	close(fd);
 	close(uctl);
 	close(sv[0]);
+}
+
+/*
+ * Root of a user namespace of its own is nobody to the channels of the
+ * namespaces it does not own: uid 1000 with every capability in a new user
+ * namespace (its uid 0 there) can neither open nor unlink root's 0600
+ * channel, whose IPC namespace belongs to the initial user namespace. In
+ * an IPC namespace its own user namespace owns, CAP_IPC_OWNER works: it
+ * opens its own channel of mode 0.
+ */
+static int write_str(int dirfd, const char *path, const char *s)
+{
+	int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* proc: the child's /proc/self, opened before the drop (/ is 0700). */
+static int userns_child(const char *name, int proc)
+{
+	int ctl, fd;
+
+	/* setresuid() made it undumpable: /proc/self would be root's. */
+	if (prctl(PR_SET_DUMPABLE, 1) || unshare(CLONE_NEWUSER))
+		return 10;
+	if (write_str(proc, "uid_map", "0 1000 1") ||
+	    write_str(proc, "setgroups", "deny") ||
+	    write_str(proc, "gid_map", "0 1000 1"))
+		return 11;
+	ctl = ctl_open_self();
+	if (ctl < 0)
+		return 12;
+	if (chan_open(ctl, name, IPCCHAN_OPEN_SEND, 0) != -EACCES)
+		return 13;
+	if (chan_open(ctl, name, IPCCHAN_OPEN_RECV, 0) != -EACCES)
+		return 14;
+	if (chan_open(ctl, name, IPCCHAN_OPEN_CREATE | IPCCHAN_OPEN_RECV,
+		      0666) != -EACCES)
+		return 15;
+	if (chan_unlink(ctl, name) != -EACCES)
+		return 16;
+	/* Its own IPC namespace: its capabilities count there. */
+	if (unshare(CLONE_NEWIPC))
+		return 17;
+	fd = chan_open(ctl, name, IPCCHAN_OPEN_CREATE | IPCCHAN_OPEN_EXCL |
+		       IPCCHAN_OPEN_SEND, 0);
+	if (fd < 0)
+		return 18;
+	close(fd);
+	fd = chan_open(ctl, name, SR, 0);
+	if (fd < 0)
+		return 19;
+	close(fd);
+	if (chan_unlink(ctl, name))
+		return 20;
+	return 0;
+}
+
+TEST_F(named, user_namespace_root_is_not_owner)
+{
+	pid_t pid;
+	int fd, rc;
+
+	fd = chan_open(self->ctl, self->name, CSR, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, chan_send_str(fd, "root's", 0, IPCCHAN_NONBLOCK));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int proc;
+
+		alarm(30);
+		close(fd);
+		proc = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		CHILD_CHECK(proc >= 0, "/proc/self");
+		CHILD_CHECK(drop_to(UNPRIV_UID, UNPRIV_GID) == 0, "drop");
+		_exit(userns_child(self->name, proc));
+	}
+	rc = wait_child(pid);
+	EXPECT_EQ(0, rc) TH_LOG("child failed with status %d (see userns_child)",
+				rc);
+	/* Root's channel is untouched. */
+	EXPECT_EQ(6, chan_recv(fd, &(char[8]){ 0 }, 8, IPCCHAN_NONBLOCK, NULL));
+	close(fd);
+	EXPECT_EQ(0, chan_unlink(self->ctl, self->name));
 }
 
 /* ---- IPC namespaces ---------------------------------------------------------- */

@@ -227,7 +227,9 @@ struct ipcchan_query {
  * the sending endpoint (max_user_bytes, -ENOSPC) and its memory to the
  * sending task's memory cgroup, from the moment the send has copied it in;
  * both are returned when it is received or dropped, or its channel is
- * destroyed. Channel capacities (queue_bytes) count payload bytes only.
+ * destroyed. A message the cgroup's memory limit cannot take fails the
+ * send with -ENOMEM; it never wakes the OOM killer. Channel capacities
+ * (queue_bytes) count payload bytes only.
  *
  * Listing. /proc/ipcchan lists the named channels of the reader's IPC
  * namespace, one per line after a header line naming the fields: name
