@@ -19,24 +19,19 @@
  *
  * Sleeping and waking
  * -------------------
- * A sleeper does prepare_to_wait() under chan->lock, re-checks its
- * condition, drops the lock and schedules. A waker changes the state under
- * chan->lock and wakes the wait queue, still under the lock: the sleeper
- * either saw the new state or is already on the queue. poll adds itself
- * with poll_wait() before it takes chan->lock to read the state, so the
- * same argument covers it, and lets the waker test waitqueue_active()
- * under the lock to skip a wake-up nobody waits for. Receivers sleep on
- * @recv_wait (woken by every queued message, as edge-triggered epoll needs,
- * and by hangup); senders on @send_wait (woken when space is freed and by
- * hangup). Hangup wakes every sleeper of the side it concerns.
+ * The protocol is the one written at the top of wait.c, with chan->lock as
+ * the lock: sleepers use ipcchan_wait_locked(), wakers change the state
+ * and wake under chan->lock, and may skip a wake-up nobody waits for.
+ * Receivers sleep on @recv_wait (woken by every queued message, as
+ * edge-triggered epoll needs, and by hangup); senders on @send_wait (woken
+ * when space is freed and by hangup). Hangup wakes every sleeper of the
+ * side it concerns.
  */
-#include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/pid.h>
 #include <linux/rbtree.h>
 #include <linux/sched.h>
-#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/wait.h>
@@ -90,6 +85,7 @@ int ipcchan_attr_resolve(u32 *msg_size_max, u32 *queue_msgs, u64 *queue_bytes)
  * @msg_size_max: resolved attribute
  * @queue_msgs:   resolved attribute
  * @queue_bytes:  resolved attribute
+ * @region:       its shared region, or NULL (a reference is taken)
  *
  * Context: process context, may sleep.
  * Return: a channel with one reference, or ERR_PTR(-EMFILE, -ENFILE,
@@ -97,7 +93,8 @@ int ipcchan_attr_resolve(u32 *msg_size_max, u32 *queue_msgs, u64 *queue_bytes)
  */
 struct ipcchan_chan *ipcchan_chan_new(struct ipcchan_user *owner,
 				      u32 msg_size_max, u32 queue_msgs,
-				      u64 queue_bytes)
+				      u64 queue_bytes,
+				      struct ipcchan_region *region)
 {
 	struct ipcchan_limits lim;
 	struct ipcchan_chan *chan;
@@ -126,6 +123,9 @@ struct ipcchan_chan *ipcchan_chan_new(struct ipcchan_user *owner,
 	chan->queue_bytes = queue_bytes;
 	refcount_inc(&owner->ref);
 	chan->owner = owner;
+	if (region)
+		ipcchan_region_get(region);
+	chan->region = region;
 	return chan;
 
 out_uncharge_user:
@@ -141,9 +141,12 @@ out_uncharge_global:
  */
 void ipcchan_msg_free(struct ipcchan_msg *msg)
 {
+	if (msg->region)
+		ipcchan_slot_msg_gone(msg);
 	if (msg->user) {
-		ipcchan_user_uncharge_bytes(msg->user,
-					    ipcchan_msg_charge(msg->len));
+		u64 charge = ipcchan_msg_charge(ipcchan_msg_bytes(msg));
+
+		ipcchan_user_uncharge_bytes(msg->user, charge);
 		ipcchan_user_put(msg->user);
 	}
 	put_pid(msg->pid);
@@ -158,9 +161,14 @@ static void ipcchan_chan_release(struct kref *ref)
 	/* Registrations go with their files, which hold the channel. */
 	WARN_ON_ONCE(!list_empty(&chan->notifiers));
 	while ((node = rb_first_cached(&chan->queue))) {
+		struct ipcchan_msg *msg = rb_entry(node, struct ipcchan_msg,
+						   node);
+
 		rb_erase_cached(node, &chan->queue);
-		ipcchan_msg_free(rb_entry(node, struct ipcchan_msg, node));
+		msg->dropped = true;
+		ipcchan_msg_free(msg);
 	}
+	ipcchan_region_put(chan->region);
 	ipcchan_user_uncharge_channel(chan->owner);
 	ipcchan_user_put(chan->owner);
 	ipcchan_channels_uncharge();
@@ -240,8 +248,9 @@ static void ipcchan_chan_purge_locked(struct ipcchan_chan *chan,
 
 		rb_erase_cached(node, &chan->queue);
 		chan->nr_msgs--;
-		chan->nr_bytes -= msg->len;
+		chan->nr_bytes -= ipcchan_msg_bytes(msg);
 		chan->dropped++;
+		msg->dropped = true;
 		list_add_tail(&msg->gone, gone);
 	}
 }
@@ -319,102 +328,6 @@ void ipcchan_chan_unlinked(struct ipcchan_chan *chan)
 	ipcchan_msg_free_list(&gone);
 }
 
-/**
- * ipcchan_deadline_init() - turn the call's flags and timeout into a wait
- * @dl:         out
- * @flags:      IPCCHAN_NONBLOCK, _TIMEOUT, _ABSTIME, _REALTIME
- * @timeout_ns: the call's timeout_ns
- * @file:       the endpoint (its O_NONBLOCK counts as IPCCHAN_NONBLOCK)
- *
- * Return: 0 or -EINVAL (ABSTIME or REALTIME without the flag they need).
- */
-int ipcchan_deadline_init(struct ipcchan_deadline *dl, u64 flags,
-			  u64 timeout_ns, struct file *file)
-{
-	memset(dl, 0, sizeof(*dl));
-	if ((flags & IPCCHAN_ABSTIME) && !(flags & IPCCHAN_TIMEOUT))
-		return -EINVAL;
-	if ((flags & IPCCHAN_REALTIME) && !(flags & IPCCHAN_ABSTIME))
-		return -EINVAL;
-	dl->nonblock = (flags & IPCCHAN_NONBLOCK) ||
-		       (file->f_flags & O_NONBLOCK);
-	if (!(flags & IPCCHAN_TIMEOUT))
-		return 0;
-	dl->timed = true;
-	dl->clock = (flags & IPCCHAN_REALTIME) ? CLOCK_REALTIME :
-						  CLOCK_MONOTONIC;
-	if (flags & IPCCHAN_ABSTIME) {
-		dl->expires = ns_to_ktime(min_t(u64, timeout_ns, KTIME_MAX));
-	} else {
-		u64 now = ktime_get_ns();
-
-		dl->expires = ns_to_ktime(timeout_ns > (u64)KTIME_MAX - now ?
-					  KTIME_MAX : now + timeout_ns);
-	}
-	return 0;
-}
-
-static bool ipcchan_deadline_passed(const struct ipcchan_deadline *dl)
-{
-	ktime_t now;
-
-	if (!dl->timed)
-		return false;
-	now = dl->clock == CLOCK_REALTIME ? ktime_get_real() : ktime_get();
-	return ktime_compare(now, dl->expires) >= 0;
-}
-
-/**
- * ipcchan_chan_wait_locked() - sleep once on @wq, the lock dropped
- * @chan:    the channel, locked; locked again on return
- * @wq:      &chan->recv_wait or &chan->send_wait
- * @dl:      the call's deadline
- * @waiters: the counter of sleepers to keep (for stats)
- *
- * The caller checked its condition under the lock and found it false.
- *
- * Return: 0 (woken or deadline reached: check again), -EAGAIN
- * (nonblocking), -ETIMEDOUT (deadline passed before sleeping), -EINTR
- * (signal, timed call) or -ERESTARTSYS (signal, untimed call).
- */
-int ipcchan_chan_wait_locked(struct ipcchan_chan *chan, wait_queue_head_t *wq,
-			     struct ipcchan_deadline *dl, u32 *waiters)
-	__must_hold(&chan->lock)
-{
-	DEFINE_WAIT(wait);
-
-	lockdep_assert_held(&chan->lock);
-	if (dl->nonblock)
-		return -EAGAIN;
-	if (ipcchan_deadline_passed(dl))
-		return -ETIMEDOUT;
-	if (signal_pending(current))
-		return dl->timed ? -EINTR : -ERESTARTSYS;
-
-	prepare_to_wait(wq, &wait, TASK_INTERRUPTIBLE);
-	(*waiters)++;
-	spin_unlock(&chan->lock);
-	if (dl->timed) {
-		ktime_t expires = dl->expires;
-
-		schedule_hrtimeout_range_clock(&expires, 0, HRTIMER_MODE_ABS,
-					       dl->clock);
-	} else {
-		schedule();
-	}
-	spin_lock(&chan->lock);
-	(*waiters)--;
-	finish_wait(wq, &wait);
-	if (signal_pending(current))
-		return dl->timed ? -EINTR : -ERESTARTSYS;
-	/*
-	 * Woken or timed out: the caller checks its condition again, and only
-	 * if it still cannot complete does the next call see the deadline
-	 * passed. A deadline is a timeout only for a call that must sleep.
-	 */
-	return 0;
-}
-
 /* Room for a message of @len bytes now? */
 static bool ipcchan_chan_room_locked(const struct ipcchan_chan *chan, u64 len)
 {
@@ -440,7 +353,7 @@ bool ipcchan_chan_can_send_locked(const struct ipcchan_chan *chan)
  * @msg:  a filled message; on success the channel owns it
  * @dl:   the call's deadline
  *
- * Return: 0, -EPIPE, or an error of ipcchan_chan_wait_locked().
+ * Return: 0, -EPIPE, or an error of ipcchan_wait_locked().
  */
 int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
 			 struct ipcchan_deadline *dl)
@@ -455,10 +368,10 @@ int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
 			ret = -EPIPE;
 			goto out_unlock;
 		}
-		if (ipcchan_chan_room_locked(chan, msg->len))
+		if (ipcchan_chan_room_locked(chan, ipcchan_msg_bytes(msg)))
 			break;
-		ret = ipcchan_chan_wait_locked(chan, &chan->send_wait, dl,
-					       &chan->waiting_senders);
+		ret = ipcchan_wait_locked(&chan->lock, &chan->send_wait, dl,
+					  &chan->waiting_senders);
 		if (ret)
 			goto out_unlock;
 	}
@@ -466,7 +379,7 @@ int ipcchan_chan_enqueue(struct ipcchan_chan *chan, struct ipcchan_msg *msg,
 	msg->seq = ++chan->next_seq;
 	rb_add_cached(&msg->node, &chan->queue, ipcchan_msg_before);
 	chan->nr_msgs++;
-	chan->nr_bytes += msg->len;
+	chan->nr_bytes += ipcchan_msg_bytes(msg);
 	chan->sent++;
 	if (chan->nr_msgs > chan->peak_msgs)
 		chan->peak_msgs = chan->nr_msgs;
@@ -483,7 +396,9 @@ out_unlock:
  * @chan:  the channel
  * @dl:    the call's deadline
  * @space: the caller's buffer size; a longer message is left queued
- * @peek:  take a reference instead of taking the message off the queue
+ *         (except a slot message, with IPCCHAN_TAKE_SLOT)
+ * @how:   IPCCHAN_TAKE_PEEK: take a reference instead of taking the message
+ *         off the queue; IPCCHAN_TAKE_SLOT: see @space
  * @msgp:  out: the message (taken off the queue but still counted against
  *         the capacity: finish with ipcchan_chan_took() or
  *         ipcchan_chan_untake(); with @peek, a reference to drop with
@@ -491,10 +406,11 @@ out_unlock:
  * @len:   out: the first message's length (also on -EMSGSIZE)
  *
  * Return: 0, 1 at hangup with an empty queue (no message), -EMSGSIZE, or
- * an error of ipcchan_chan_wait_locked().
+ * an error of ipcchan_wait_locked().
  */
 int ipcchan_chan_take(struct ipcchan_chan *chan, struct ipcchan_deadline *dl,
-		      u64 space, bool peek, struct ipcchan_msg **msgp, u64 *len)
+		      u64 space, unsigned int how, struct ipcchan_msg **msgp,
+		      u64 *len)
 {
 	struct ipcchan_msg *msg;
 	struct rb_node *node;
@@ -514,18 +430,18 @@ int ipcchan_chan_take(struct ipcchan_chan *chan, struct ipcchan_deadline *dl,
 			ret = 1;
 			goto out_unlock;
 		}
-		ret = ipcchan_chan_wait_locked(chan, &chan->recv_wait, dl,
-					       &chan->waiting_receivers);
+		ret = ipcchan_wait_locked(&chan->lock, &chan->recv_wait, dl,
+					  &chan->waiting_receivers);
 		if (ret)
 			goto out_unlock;
 	}
 	msg = rb_entry(node, struct ipcchan_msg, node);
 	*len = msg->len;
-	if (msg->len > space) {
+	if (msg->len > space && !(msg->region && (how & IPCCHAN_TAKE_SLOT))) {
 		ret = -EMSGSIZE;
 		goto out_unlock;
 	}
-	if (peek) {
+	if (how & IPCCHAN_TAKE_PEEK) {
 		refcount_inc(&msg->ref);
 	} else {
 		rb_erase_cached(node, &chan->queue);
@@ -543,7 +459,7 @@ void ipcchan_chan_took(struct ipcchan_chan *chan, struct ipcchan_msg *msg)
 {
 	spin_lock(&chan->lock);
 	chan->nr_msgs--;
-	chan->nr_bytes -= msg->len;
+	chan->nr_bytes -= ipcchan_msg_bytes(msg);
 	chan->received++;
 	ipcchan_wake_locked(&chan->send_wait);
 	/* Receivers waiting for the last in-flight message see the end now. */

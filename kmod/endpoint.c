@@ -54,6 +54,10 @@ static struct ipcchan_msg *ipcchan_msg_new(struct ipcchan_ep *ep, u64 len,
 	}
 	RB_CLEAR_NODE(&msg->node);
 	refcount_set(&msg->ref, 1);
+	msg->slot = 0;
+	msg->slot_gen = 0;
+	msg->region = NULL;
+	msg->dropped = false;
 	msg->seq = 0;
 	msg->prio = prio;
 	msg->len = len;
@@ -139,6 +143,43 @@ static struct ipcchan_msg *ipcchan_msg_from_user(struct ipcchan_ep *ep,
 	return msg;
 }
 
+/* Build the message of a send with IPCCHAN_SEND_SLOT: it carries the slot. */
+static struct ipcchan_msg *ipcchan_msg_of_slot(struct ipcchan_ep *ep,
+					       const struct ipcchan_send *s)
+{
+	struct ipcchan_msg *msg;
+	int ret;
+
+	if (s->buf || s->prio >= IPCCHAN_PRIO_MAX)
+		return ERR_PTR(-EINVAL);
+	if (!ep->region || !ep->region->nr_slots)
+		return ERR_PTR(-ENODEV);
+	msg = ipcchan_msg_new(ep, 0, s->prio);
+	if (IS_ERR(msg))
+		return msg;
+	ret = ipcchan_slot_msg_new(ep, s->slot, s->len, msg);
+	if (ret) {
+		ipcchan_msg_free(msg);
+		return ERR_PTR(ret);
+	}
+	return msg;
+}
+
+/* Flags and fields of a send that must agree with each other. */
+static int ipcchan_send_check(const struct ipcchan_send *s)
+{
+	if (s->flags & ~(IPCCHAN_XFER_FLAGS | IPCCHAN_SEND_IOV |
+			 IPCCHAN_SEND_SLOT))
+		return -EINVAL;
+	if ((s->flags & IPCCHAN_SEND_IOV) && (s->flags & IPCCHAN_SEND_SLOT))
+		return -EINVAL;
+	if (s->slot && !(s->flags & IPCCHAN_SEND_SLOT))
+		return -EINVAL;
+	if (!ipcchan_mem_is_zero(s->reserved, sizeof(s->reserved)))
+		return -EINVAL;
+	return 0;
+}
+
 static long ipcchan_ioctl_send(struct file *file, void __user *arg,
 			       size_t usize)
 {
@@ -151,9 +192,9 @@ static long ipcchan_ioctl_send(struct file *file, void __user *arg,
 	ret = ipcchan_copy_struct_in(&s, sizeof(s), arg, usize);
 	if (ret)
 		return ret;
-	if ((s.flags & ~(IPCCHAN_XFER_FLAGS | IPCCHAN_SEND_IOV)) || s.pad ||
-	    !ipcchan_mem_is_zero(s.reserved, sizeof(s.reserved)))
-		return -EINVAL;
+	ret = ipcchan_send_check(&s);
+	if (ret)
+		return ret;
 	ret = ipcchan_deadline_init(&dl, s.flags, s.timeout_ns, file);
 	if (ret)
 		return ret;
@@ -162,11 +203,16 @@ static long ipcchan_ioctl_send(struct file *file, void __user *arg,
 	if (ipcchan_chan_broken(ep->tx))
 		return -EPIPE;
 
-	msg = ipcchan_msg_from_user(ep, s.flags, s.buf, s.len, s.prio);
+	if (s.flags & IPCCHAN_SEND_SLOT)
+		msg = ipcchan_msg_of_slot(ep, &s);
+	else
+		msg = ipcchan_msg_from_user(ep, s.flags, s.buf, s.len, s.prio);
 	if (IS_ERR(msg))
 		return PTR_ERR(msg);
 	ret = ipcchan_chan_enqueue(ep->tx, msg, &dl);
-	if (ret)
+	if (ret && msg->region)
+		ipcchan_slot_unsend(ep, msg);
+	else if (ret)
 		ipcchan_msg_free(msg);
 	return ret;
 }
@@ -181,8 +227,11 @@ static void ipcchan_recv_fill(struct ipcchan_recv *r, struct ipcchan_msg *msg)
 	r->uid = 0;
 	r->gid = 0;
 	r->timestamp_ns = 0;
+	r->slot = IPCCHAN_SLOT_NONE;
 	if (!msg)
 		return;
+	if (msg->region && (r->flags & IPCCHAN_RECV_SLOT))
+		r->slot = msg->slot;
 	r->len = msg->len;
 	r->prio = msg->prio;
 	r->seq = msg->seq;
@@ -197,42 +246,67 @@ static void ipcchan_recv_fill(struct ipcchan_recv *r, struct ipcchan_msg *msg)
 }
 
 /*
- * Receive one message into @buf (@space bytes). Returns 0 with *@msgp set
- * (the caller owns a reference), 0 with *@msgp NULL at end of channel, or
- * an error; -EMSGSIZE sets *@len.
+ * Deliver @msg's payload to @buf: a copy, from the message or from its
+ * slot; nothing for a slot message received with IPCCHAN_TAKE_SLOT.
+ */
+static int ipcchan_recv_payload(struct ipcchan_msg *msg, u64 buf,
+				unsigned int how)
+{
+	void __user *ubuf = u64_to_user_ptr(buf);
+
+	if (!msg->region)
+		return copy_to_user(ubuf, msg->data, msg->len) ? -EFAULT : 0;
+	if (how & IPCCHAN_TAKE_SLOT)
+		return 0;
+	return ipcchan_slot_copy_out(msg, ubuf);
+}
+
+/*
+ * Receive one message into @buf (@space bytes), as @how says
+ * (IPCCHAN_TAKE_*). Returns 0 with *@msgp set (the caller owns a
+ * reference), 0 with *@msgp NULL at end of channel, or an error;
+ * -EMSGSIZE sets *@len.
  */
 static int ipcchan_recv_one(struct ipcchan_chan *chan,
 			    struct ipcchan_deadline *dl, u64 buf, u64 space,
-			    bool peek, struct ipcchan_msg **msgp, u64 *len)
+			    unsigned int how, struct ipcchan_msg **msgp,
+			    u64 *len)
 {
 	struct ipcchan_msg *msg = NULL;
 	int ret;
 
 	*msgp = NULL;
-	ret = ipcchan_chan_take(chan, dl, space, peek, &msg, len);
+	ret = ipcchan_chan_take(chan, dl, space, how, &msg, len);
 	if (ret == 1)
 		return 0;
 	if (ret)
 		return ret;
-	if (copy_to_user(u64_to_user_ptr(buf), msg->data, msg->len)) {
-		if (peek)
+	ret = ipcchan_recv_payload(msg, buf, how);
+	if (ret) {
+		if (how & IPCCHAN_TAKE_PEEK)
 			ipcchan_msg_put(msg);
 		else
 			ipcchan_chan_untake(chan, msg);
-		return -EFAULT;
+		return ret;
 	}
 	*msgp = msg;
 	return 0;
 }
 
-/* The receiver has the message: account for it (or drop a peek's ref). */
-static void ipcchan_recv_done(struct ipcchan_chan *chan,
-			      struct ipcchan_msg *msg, bool peek)
+/*
+ * The receiver has the message: account for it (or drop a peek's ref).
+ * With IPCCHAN_TAKE_SLOT, @ep now holds a slot message's slot.
+ */
+static void ipcchan_recv_done(struct ipcchan_ep *ep, struct ipcchan_msg *msg,
+			      unsigned int how)
 {
-	if (peek)
+	if (how & IPCCHAN_TAKE_PEEK) {
 		ipcchan_msg_put(msg);
-	else
-		ipcchan_chan_took(chan, msg);
+		return;
+	}
+	if (msg->region && (how & IPCCHAN_TAKE_SLOT))
+		ipcchan_slot_receive(ep, msg);
+	ipcchan_chan_took(ep->rx, msg);
 }
 
 static long ipcchan_ioctl_recv(struct file *file, void __user *arg,
@@ -243,7 +317,7 @@ static long ipcchan_ioctl_recv(struct file *file, void __user *arg,
 	struct ipcchan_deadline dl;
 	struct ipcchan_msg *msg;
 	struct ipcchan_recv r;
-	bool peek;
+	unsigned int how = 0;
 	u64 len;
 	int ret;
 
@@ -251,8 +325,10 @@ static long ipcchan_ioctl_recv(struct file *file, void __user *arg,
 	if (ret)
 		return ret;
 	if ((r.flags & ~(IPCCHAN_XFER_FLAGS | IPCCHAN_RECV_PEEK |
-			 IPCCHAN_RECV_CREDS)) ||
-	    !ipcchan_mem_is_zero(r.reserved, sizeof(r.reserved)))
+			 IPCCHAN_RECV_CREDS | IPCCHAN_RECV_SLOT)) || r.pad ||
+	    r.reserved)
+		return -EINVAL;
+	if ((r.flags & IPCCHAN_RECV_PEEK) && (r.flags & IPCCHAN_RECV_SLOT))
 		return -EINVAL;
 	ret = ipcchan_deadline_init(&dl, r.flags, r.timeout_ns, file);
 	if (ret)
@@ -260,8 +336,11 @@ static long ipcchan_ioctl_recv(struct file *file, void __user *arg,
 	if (!ep->rx)
 		return -EBADF;
 
-	peek = r.flags & IPCCHAN_RECV_PEEK;
-	ret = ipcchan_recv_one(ep->rx, &dl, r.buf, r.len, peek, &msg, &len);
+	if (r.flags & IPCCHAN_RECV_PEEK)
+		how |= IPCCHAN_TAKE_PEEK;
+	if (r.flags & IPCCHAN_RECV_SLOT)
+		how |= IPCCHAN_TAKE_SLOT;
+	ret = ipcchan_recv_one(ep->rx, &dl, r.buf, r.len, how, &msg, &len);
 	if (ret == -EMSGSIZE)
 		return put_user(len, &ur->len) ? -EFAULT : -EMSGSIZE;
 	if (ret)
@@ -269,14 +348,14 @@ static long ipcchan_ioctl_recv(struct file *file, void __user *arg,
 	ipcchan_recv_fill(&r, msg);
 	if (ipcchan_copy_struct_out(arg, usize, &r, sizeof(r))) {
 		/* The payload was delivered; keep the message queued. */
-		if (msg && !peek)
+		if (msg && !(how & IPCCHAN_TAKE_PEEK))
 			ipcchan_chan_untake(ep->rx, msg);
 		else if (msg)
 			ipcchan_msg_put(msg);
 		return -EFAULT;
 	}
 	if (msg)
-		ipcchan_recv_done(ep->rx, msg, peek);
+		ipcchan_recv_done(ep, msg, how);
 	return min_t(u64, r.len, INT_MAX);
 }
 
@@ -385,7 +464,7 @@ static long ipcchan_ioctl_recv_batch(struct file *file, void __user *arg,
 		}
 		if (i == 1)
 			dl.nonblock = true;
-		ret = ipcchan_recv_one(ep->rx, &dl, h.buf, h.len, false, &msg,
+		ret = ipcchan_recv_one(ep->rx, &dl, h.buf, h.len, 0, &msg,
 				       &len);
 		if (ret == -EMSGSIZE && i == 0 && put_user(len, &uh[i].len))
 			ret = -EFAULT;
@@ -400,7 +479,7 @@ static long ipcchan_ioctl_recv_batch(struct file *file, void __user *arg,
 			ret = -EFAULT;
 			break;
 		}
-		ipcchan_recv_done(ep->rx, msg, false);
+		ipcchan_recv_done(ep, msg, 0);
 	}
 	return ipcchan_batch_out(arg, i, ret);
 }
@@ -439,6 +518,13 @@ static const struct ipcchan_ioctl_desc ipcchan_ep_ioctls[] = {
 	  ipcchan_ioctl_recv_batch },
 	{ IPCCHAN_IOC_STATS, IPCCHAN_STATS_SIZE_VER0, ipcchan_ioctl_stats },
 	{ IPCCHAN_IOC_NOTIFY, IPCCHAN_NOTIFY_SIZE_VER0, ipcchan_ioctl_notify },
+	{ IPCCHAN_IOC_SLOT_LOAN, IPCCHAN_SLOT_LOAN_SIZE_VER0,
+	  ipcchan_ioctl_slot_loan },
+	{ IPCCHAN_IOC_SLOT_RELEASE, IPCCHAN_SLOT_RELEASE_SIZE_VER0,
+	  ipcchan_ioctl_slot_release },
+	{ IPCCHAN_IOC_SEM, IPCCHAN_SEM_SIZE_VER0, ipcchan_ioctl_sem },
+	{ IPCCHAN_IOC_REGION_INFO, IPCCHAN_REGION_INFO_SIZE_VER0,
+	  ipcchan_ioctl_region_info },
 };
 
 static long ipcchan_ep_ioctl(struct file *file, unsigned int cmd,
@@ -508,6 +594,12 @@ static void ipcchan_ep_show_fdinfo(struct seq_file *m, struct file *file)
 		ipcchan_fdinfo_chan(m, "rx", ep->rx);
 	if (ep->tx)
 		ipcchan_fdinfo_chan(m, "tx", ep->tx);
+	ipcchan_region_show_fdinfo(m, ep);
+}
+
+static int ipcchan_ep_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return ipcchan_region_mmap(ipcchan_ep_of(file), vma);
 }
 
 /* A close by a process drops the notification it made through this file. */
@@ -530,6 +622,7 @@ static int ipcchan_ep_release(struct inode *inode, struct file *file)
 	}
 	if (ep->tx)
 		ipcchan_chan_detach(ep->tx, true);
+	ipcchan_region_release_ep(ep);
 	ipcchan_user_put(ep->user);
 	kfree(ep);
 	return 0;
@@ -541,6 +634,7 @@ static const struct file_operations ipcchan_ep_fops = {
 	.release	= ipcchan_ep_release,
 	.fasync		= ipcchan_notify_fasync,
 	.poll		= ipcchan_ep_poll,
+	.mmap		= ipcchan_ep_mmap,
 	.unlocked_ioctl	= ipcchan_ep_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.show_fdinfo	= ipcchan_ep_show_fdinfo,
@@ -573,6 +667,10 @@ struct file *ipcchan_ep_file(struct ipcchan_chan *tx, struct ipcchan_chan *rx,
 	}
 	refcount_inc(&user->ref);
 	ep->user = user;
+	/* Both channels of a duplex endpoint share one region. */
+	ep->region = tx ? tx->region : rx->region;
+	if (ep->region)
+		ipcchan_region_get(ep->region);
 	if (tx) {
 		ipcchan_chan_attach(tx, true);
 		ep->tx = tx;
@@ -670,6 +768,8 @@ static int ipcchan_create_files(struct ipcchan_chan *a, struct ipcchan_chan *b,
 long ipcchan_ioctl_create(struct file *file, void __user *arg, size_t usize)
 {
 	struct ipcchan_chan *a = NULL, *b = NULL;
+	struct ipcchan_region_attr ra;
+	struct ipcchan_region *region;
 	struct ipcchan_user *user;
 	struct file *files[2] = { NULL, NULL };
 	struct ipcchan_create c;
@@ -691,7 +791,17 @@ long ipcchan_ioctl_create(struct file *file, void __user *arg, size_t usize)
 	user = ipcchan_user_get(file->f_cred->uid);
 	if (!user)
 		return -ENOMEM;
-	a = ipcchan_chan_new(user, c.msg_size_max, c.queue_msgs, c.queue_bytes);
+	ra.size = c.region_size;
+	ra.slot_size = c.slot_size;
+	ra.nr_sems = c.nr_sems;
+	region = ipcchan_region_new(user, &ra);
+	if (IS_ERR(region)) {
+		ret = PTR_ERR(region);
+		region = NULL;
+		goto out;
+	}
+	a = ipcchan_chan_new(user, c.msg_size_max, c.queue_msgs, c.queue_bytes,
+			     region);
 	if (IS_ERR(a)) {
 		ret = PTR_ERR(a);
 		a = NULL;
@@ -699,7 +809,7 @@ long ipcchan_ioctl_create(struct file *file, void __user *arg, size_t usize)
 	}
 	if (c.flags & IPCCHAN_CREATE_DUPLEX) {
 		b = ipcchan_chan_new(user, c.msg_size_max, c.queue_msgs,
-				     c.queue_bytes);
+				     c.queue_bytes, region);
 		if (IS_ERR(b)) {
 			ret = PTR_ERR(b);
 			b = NULL;
@@ -729,6 +839,7 @@ out:
 		ipcchan_chan_put(b);
 	if (a)
 		ipcchan_chan_put(a);
+	ipcchan_region_put(region);
 	ipcchan_user_put(user);
 	return ret;
 }

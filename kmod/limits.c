@@ -25,6 +25,8 @@ static struct ipcchan_limits ipcchan_limits = {
 	.max_channels		= 65536,
 	.max_user_channels	= 4096,
 	.max_user_bytes		= SZ_256M,
+	.max_region_size	= SZ_64M,
+	.max_user_region_bytes	= SZ_256M,
 };
 
 /* Channels that exist now, system-wide. */
@@ -75,6 +77,8 @@ static const struct ipcchan_limit_param ipcchan_limit_params[] = {
 	{ &ipcchan_limits.max_channels,		1 << 24 },
 	{ &ipcchan_limits.max_user_channels,	1 << 24 },
 	{ &ipcchan_limits.max_user_bytes,	1ULL << 40 },
+	{ &ipcchan_limits.max_region_size,	SZ_1G },
+	{ &ipcchan_limits.max_user_region_bytes, 1ULL << 40 },
 };
 
 module_param_cb(max_msg_size, &ipcchan_limit_ops,
@@ -99,6 +103,14 @@ module_param_cb(max_user_bytes, &ipcchan_limit_ops,
 		(void *)&ipcchan_limit_params[5], 0644);
 MODULE_PARM_DESC(max_user_bytes,
 		 "Queued bytes one user may have charged (1..1T)");
+module_param_cb(max_region_size, &ipcchan_limit_ops,
+		(void *)&ipcchan_limit_params[6], 0644);
+MODULE_PARM_DESC(max_region_size,
+		 "Largest shared region of one channel, bytes (1..1G)");
+module_param_cb(max_user_region_bytes, &ipcchan_limit_ops,
+		(void *)&ipcchan_limit_params[7], 0644);
+MODULE_PARM_DESC(max_user_region_bytes,
+		 "Shared region bytes one user may hold (1..1T)");
 
 static ushort dev_mode = 0666;
 module_param(dev_mode, ushort, 0444);
@@ -118,6 +130,9 @@ void ipcchan_limits_read(struct ipcchan_limits *lim)
 	lim->max_channels = READ_ONCE(ipcchan_limits.max_channels);
 	lim->max_user_channels = READ_ONCE(ipcchan_limits.max_user_channels);
 	lim->max_user_bytes = READ_ONCE(ipcchan_limits.max_user_bytes);
+	lim->max_region_size = READ_ONCE(ipcchan_limits.max_region_size);
+	lim->max_user_region_bytes =
+		READ_ONCE(ipcchan_limits.max_user_region_bytes);
 }
 
 /**

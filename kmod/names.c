@@ -247,6 +247,12 @@ static struct ipcchan_chan *ipcchan_name_create(struct file *ctl,
 						struct ipcchan_open *o,
 						struct ipcchan_user *user)
 {
+	struct ipcchan_region_attr ra = {
+		.size = o->region_size,
+		.slot_size = o->slot_size,
+		.nr_sems = o->nr_sems,
+	};
+	struct ipcchan_region *region;
 	struct ipcchan_chan *chan;
 	int ret;
 
@@ -254,8 +260,12 @@ static struct ipcchan_chan *ipcchan_name_create(struct file *ctl,
 				   &o->queue_bytes);
 	if (ret)
 		return ERR_PTR(ret);
+	region = ipcchan_region_new(user, &ra);
+	if (IS_ERR(region))
+		return ERR_CAST(region);
 	chan = ipcchan_chan_new(user, o->msg_size_max, o->queue_msgs,
-				o->queue_bytes);
+				o->queue_bytes, region);
+	ipcchan_region_put(region);	/* the channel holds its own */
 	if (IS_ERR(chan))
 		return chan;
 	ret = ipcchan_nsref_get(ns);

@@ -15,7 +15,8 @@ static_assert(IPCCHAN_QUERY_SIZE_VER0 == 128);
 static_assert(offsetof(struct ipcchan_query, features) == 16);
 static_assert(offsetof(struct ipcchan_query, max_msg_size) == 24);
 static_assert(offsetof(struct ipcchan_query, nr_channels) == 72);
-static_assert(offsetof(struct ipcchan_query, reserved) == 96);
+static_assert(offsetof(struct ipcchan_query, max_region_size) == 96);
+static_assert(offsetof(struct ipcchan_query, reserved) == 120);
 
 static void ipcchan_query_fill(struct ipcchan_query *q, struct file *file)
 {
@@ -32,7 +33,10 @@ static void ipcchan_query_fill(struct ipcchan_query *q, struct file *file)
 	q->max_user_channels = lim.max_user_channels;
 	q->max_user_bytes = lim.max_user_bytes;
 	q->nr_channels = ipcchan_nr_channels();
-	ipcchan_user_usage(file->f_cred->uid, &q->user_channels, &q->user_bytes);
+	q->max_region_size = lim.max_region_size;
+	q->max_user_region_bytes = lim.max_user_region_bytes;
+	ipcchan_user_usage(file->f_cred->uid, &q->user_channels, &q->user_bytes,
+			   &q->user_region_bytes);
 }
 
 /**
@@ -52,7 +56,7 @@ long ipcchan_ioctl_query(struct file *file, void __user *arg, size_t usize)
 	ret = ipcchan_copy_struct_in(&q, sizeof(q), arg, usize);
 	if (ret)
 		return ret;
-	if (q.flags || !ipcchan_mem_is_zero(q.reserved, sizeof(q.reserved)))
+	if (q.flags || q.reserved)
 		return -EINVAL;
 
 	memset(&q, 0, sizeof(q));

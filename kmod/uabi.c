@@ -27,6 +27,19 @@ static_assert(sizeof(struct ipcchan_recv) == IPCCHAN_RECV_SIZE_VER0);
 static_assert(sizeof(struct ipcchan_batch) == IPCCHAN_BATCH_SIZE_VER0);
 static_assert(sizeof(struct ipcchan_stats) == IPCCHAN_STATS_SIZE_VER0);
 static_assert(sizeof(struct ipcchan_notify) == IPCCHAN_NOTIFY_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_slot_loan) == IPCCHAN_SLOT_LOAN_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_slot_release) ==
+	      IPCCHAN_SLOT_RELEASE_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_sem) == IPCCHAN_SEM_SIZE_VER0);
+static_assert(sizeof(struct ipcchan_region_info) ==
+	      IPCCHAN_REGION_INFO_SIZE_VER0);
+static_assert(offsetof(struct ipcchan_create, region_size) == 32);
+static_assert(offsetof(struct ipcchan_open, region_size) == 48);
+static_assert(offsetof(struct ipcchan_send, slot) == 36);
+static_assert(offsetof(struct ipcchan_recv, slot) == 64);
+static_assert(offsetof(struct ipcchan_slot_loan, offset) == 24);
+static_assert(offsetof(struct ipcchan_sem, timeout_ns) == 24);
+static_assert(offsetof(struct ipcchan_region_info, prot) == 32);
 static_assert(sizeof(struct ipcchan_msghdr) == 32);
 static_assert(sizeof(struct ipcchan_iovec) == 16);
 static_assert(offsetof(struct ipcchan_create, fds) == 24);

@@ -133,22 +133,45 @@ void ipcchan_user_uncharge_bytes(struct ipcchan_user *u, u64 bytes)
 }
 
 /**
- * ipcchan_user_usage() - what a user has charged now
- * @uid:      the real uid
- * @channels: out
- * @bytes:    out
+ * ipcchan_user_charge_region() - charge shared region bytes to @u
+ * @u:     the user
+ * @bytes: the region's size
+ * @limit: max_user_region_bytes
+ *
+ * Return: 0, or -ENOSPC at the limit.
  */
-void ipcchan_user_usage(kuid_t uid, u64 *channels, u64 *bytes)
+int ipcchan_user_charge_region(struct ipcchan_user *u, u64 bytes, u64 limit)
+{
+	return ipcchan_counter_charge(&u->region_bytes, bytes, limit) ?
+	       0 : -ENOSPC;
+}
+
+void ipcchan_user_uncharge_region(struct ipcchan_user *u, u64 bytes)
+{
+	atomic64_sub(bytes, &u->region_bytes);
+}
+
+/**
+ * ipcchan_user_usage() - what a user has charged now
+ * @uid:          the real uid
+ * @channels:     out
+ * @bytes:        out
+ * @region_bytes: out
+ */
+void ipcchan_user_usage(kuid_t uid, u64 *channels, u64 *bytes,
+			u64 *region_bytes)
 {
 	struct ipcchan_user *u;
 
 	*channels = 0;
 	*bytes = 0;
+	*region_bytes = 0;
 	spin_lock(&ipcchan_users_lock);
 	u = ipcchan_user_find_locked(uid);
 	if (u) {
 		*channels = atomic64_read(&u->channels);
 		*bytes = atomic64_read(&u->bytes);
+		*region_bytes = atomic64_read(&u->region_bytes);
 	}
 	spin_unlock(&ipcchan_users_lock);
 }

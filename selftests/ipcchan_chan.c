@@ -36,8 +36,9 @@
 			 IPCCHAN_CREATE_DUPLEX)
 #define XFER_KNOWN	(IPCCHAN_NONBLOCK | IPCCHAN_TIMEOUT | \
 			 IPCCHAN_ABSTIME | IPCCHAN_REALTIME)
-#define SEND_KNOWN	(XFER_KNOWN | IPCCHAN_SEND_IOV)
-#define RECV_KNOWN	(XFER_KNOWN | IPCCHAN_RECV_PEEK | IPCCHAN_RECV_CREDS)
+#define SEND_KNOWN	(XFER_KNOWN | IPCCHAN_SEND_IOV | IPCCHAN_SEND_SLOT)
+#define RECV_KNOWN	(XFER_KNOWN | IPCCHAN_RECV_PEEK | IPCCHAN_RECV_CREDS | \
+			 IPCCHAN_RECV_SLOT)
 #define STATS_KNOWN	IPCCHAN_STATS_TX
 
 static void fill(void *buf, size_t len, unsigned int seed)
@@ -146,8 +147,8 @@ TEST_F(chan, create_simplex)
 	EXPECT_NE(self->ctl, c.fds[0]);
 	EXPECT_NE(self->ctl, c.fds[1]);
 	EXPECT_EQ(0, c.flags);
-	EXPECT_EQ(0, c.reserved[0] | c.reserved[1] | c.reserved[2] |
-		     c.reserved[3]);
+	EXPECT_EQ(0, c.reserved[0] | c.reserved[1] | c.region_size |
+		     c.slot_size | c.nr_sems);
 	/* Neither flag was asked for. */
 	EXPECT_EQ(0, fcntl(c.fds[0], F_GETFD) & FD_CLOEXEC);
 	EXPECT_EQ(0, fcntl(c.fds[1], F_GETFD) & FD_CLOEXEC);
@@ -797,7 +798,8 @@ TEST_F(chan, recv_creds)
 		       (unsigned long long)r.timestamp_ns,
 		       (unsigned long long)before, (unsigned long long)after);
 	EXPECT_EQ(1, r.seq);
-	EXPECT_EQ(0, r.reserved[0] | r.reserved[1]);
+	EXPECT_EQ(0, r.reserved | r.pad);
+	EXPECT_EQ(IPCCHAN_SLOT_NONE, r.slot);
 
 	/* With PEEK too. */
 	ASSERT_EQ(0, chan_send_str(fds[1], "d", 0, IPCCHAN_NONBLOCK));
@@ -822,7 +824,8 @@ TEST_F(chan, recv_outputs_initialised)
 	r.buf = ptr64(&c);
 	r.len = 1;
 	r.timeout_ns = 0;
-	memset(r.reserved, 0, sizeof(r.reserved));
+	r.pad = 0;
+	r.reserved = 0;
 	EXPECT_EQ(1, chan_ioctl(fds[0], IPCCHAN_IOC_RECV, &r));
 	EXPECT_EQ(1, r.len);
 	EXPECT_EQ(9, r.prio);
@@ -832,7 +835,8 @@ TEST_F(chan, recv_outputs_initialised)
 	EXPECT_EQ(0, r.uid);
 	EXPECT_EQ(0, r.gid);
 	EXPECT_EQ(0, r.timestamp_ns);
-	EXPECT_EQ(0, r.reserved[0] | r.reserved[1]);
+	EXPECT_EQ(0, r.reserved | r.pad);
+	EXPECT_EQ(IPCCHAN_SLOT_NONE, r.slot);
 	close_pair(fds);
 }
 
@@ -1616,11 +1620,12 @@ TEST_F(chan, send_bad_input)
 	s.flags = IPCCHAN_NONBLOCK;
 	s.buf = ptr64(buf);
 	s.len = 3;
-	s.pad = 1;
+	/* A slot number without IPCCHAN_SEND_SLOT. */
+	s.slot = 1;
 	EXPECT_EQ(-EINVAL, chan_ioctl(fds[1], IPCCHAN_IOC_SEND, &s));
-	s.pad = 0x80000000;
+	s.slot = 0x80000000;
 	EXPECT_EQ(-EINVAL, chan_ioctl(fds[1], IPCCHAN_IOC_SEND, &s));
-	s.pad = 0;
+	s.slot = 0;
 	for (i = 0; i < ARRAY_SIZE(s.reserved); i++) {
 		s.reserved[i] = 1;
 		EXPECT_EQ(-EINVAL, chan_ioctl(fds[1], IPCCHAN_IOC_SEND, &s))
@@ -1708,15 +1713,24 @@ TEST_F(chan, recv_bad_input)
 					     f | IPCCHAN_NONBLOCK, NULL))
 			TH_LOG("flag bit %u, queued", bit);
 	}
-	for (i = 0; i < ARRAY_SIZE(r.reserved); i++) {
+	for (i = 0; i < 2; i++) {
 		memset(&r, 0, sizeof(r));
 		r.flags = IPCCHAN_NONBLOCK;
 		r.buf = ptr64(buf);
 		r.len = sizeof(buf);
-		r.reserved[i] = 1;
+		if (i)
+			r.pad = 1;
+		else
+			r.reserved = 1;
 		EXPECT_EQ(-EINVAL, chan_ioctl(fds[0], IPCCHAN_IOC_RECV, &r))
-			TH_LOG("reserved[%u]", i);
+			TH_LOG("%s", i ? "pad" : "reserved");
 	}
+	/* PEEK with RECV_SLOT is refused, even on a channel without slots. */
+	memset(&r, 0, sizeof(r));
+	r.flags = IPCCHAN_NONBLOCK | IPCCHAN_RECV_PEEK | IPCCHAN_RECV_SLOT;
+	r.buf = ptr64(buf);
+	r.len = sizeof(buf);
+	EXPECT_EQ(-EINVAL, chan_ioctl(fds[0], IPCCHAN_IOC_RECV, &r));
 	EXPECT_EQ(-EFAULT, chan_ioctl(fds[0], IPCCHAN_IOC_RECV, NULL));
 	EXPECT_EQ(-EFAULT, chan_ioctl(fds[0], IPCCHAN_IOC_RECV, unmapped_addr()));
 	EXPECT_EQ(-EFAULT, chan_ioctl(fds[0], IPCCHAN_IOC_RECV, KERNEL_ADDR));

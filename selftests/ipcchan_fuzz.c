@@ -1054,7 +1054,7 @@ static void fuzz_query(struct ctx *c)
 	struct icall k = { .cmd = C_QUERY };
 	struct placed p;
 	int bad = 0, szcls;
-	unsigned int usize, i;
+	unsigned int usize;
 
 	memset(&q, 0, sizeof(q));
 	if (chance(c, 20))	/* output fields are ignored on input */
@@ -1063,7 +1063,7 @@ static void fuzz_query(struct ctx *c)
 		q.flags = unknown_bits(c, 0);
 		bad = 1;
 	}
-	reserved_garbage(c, (unsigned long long *)q.reserved, 4, 5, &bad);
+	reserved_garbage(c, (unsigned long long *)&q.reserved, 1, 5, &bad);
 	usize = pick_usize(c, sizeof(q), &szcls);
 	place(c, &q, sizeof(q), usize, szcls, &p);
 	k.fd = pick_ctl_fd(c, &k.slot);
@@ -1091,10 +1091,9 @@ static void fuzz_query(struct ctx *c)
 		violation(c, "QUERY output wrong: abi %u features %#llx flags %#llx",
 			  o->abi_version, (unsigned long long)o->features,
 			  (unsigned long long)o->flags);
-	for (i = 0; i < 4; i++)
-		if (o->reserved[i])
-			violation(c, "QUERY reserved[%u] = %#llx", i,
-				  (unsigned long long)o->reserved[i]);
+	if (o->reserved)
+		violation(c, "QUERY reserved = %#llx",
+			  (unsigned long long)o->reserved);
 }
 
 #define CREATE_KNOWN (IPCCHAN_FD_CLOEXEC | IPCCHAN_FD_NONBLOCK | \
@@ -1120,7 +1119,8 @@ static void fuzz_create(struct ctx *c)
 	cr.queue_bytes = pick_qbytes(c, cr.msg_size_max);
 	cr.fds[0] = (int)rnd(c);
 	cr.fds[1] = chance(c, 50) ? -1 : (int)rnd(c);
-	reserved_garbage(c, (unsigned long long *)cr.reserved, 4, 5, &bad);
+	reserved_garbage(c, (unsigned long long *)cr.reserved,
+			 ARRAY_SIZE(cr.reserved), 5, &bad);
 	msz = cr.msg_size_max;
 	qm = cr.queue_msgs;
 	qb = cr.queue_bytes;
@@ -1215,7 +1215,8 @@ static void fuzz_open(struct ctx *c)
 	op.created = (unsigned int)rnd(c);
 	if (chance(c, 4))
 		op.pad = (unsigned int)rnd(c) | 1;
-	reserved_garbage(c, (unsigned long long *)op.reserved, 4, 4, &bad);
+	reserved_garbage(c, (unsigned long long *)op.reserved,
+			 ARRAY_SIZE(op.reserved), 4, &bad);
 	if ((op.flags & ~OPEN_KNOWN) || op.pad ||
 	    !(op.flags & (IPCCHAN_OPEN_SEND | IPCCHAN_OPEN_RECV)) ||
 	    ((op.flags & IPCCHAN_OPEN_EXCL) && !(op.flags & IPCCHAN_OPEN_CREATE)) ||
@@ -1343,7 +1344,8 @@ static unsigned long long iov_array(struct ctx *c, unsigned long long cnt)
 	return ret;
 }
 
-#define SEND_KNOWN (XFER_KNOWN | IPCCHAN_SEND_IOV)
+/* SEND_SLOT is known but never set here: the fuzzed channels have no slots. */
+#define SEND_KNOWN (XFER_KNOWN | IPCCHAN_SEND_IOV | IPCCHAN_SEND_SLOT)
 
 static void fuzz_send(struct ctx *c)
 {
@@ -1377,7 +1379,7 @@ static void fuzz_send(struct ctx *c)
 	s.timeout_ns = pick_timeout(c, s.flags);
 	s.prio = pick_prio(c);
 	if (chance(c, 4)) {
-		s.pad = (unsigned int)rnd(c) | 1;
+		s.slot = (unsigned int)rnd(c) | 1;	/* without SEND_SLOT */
 		bad = 1;
 	}
 	reserved_garbage(c, (unsigned long long *)s.reserved, 2, 4, &bad);
@@ -1397,7 +1399,9 @@ static void fuzz_send(struct ctx *c)
 		violation(c, "SEND returned %ld", k.ret);
 }
 
-#define RECV_KNOWN (XFER_KNOWN | IPCCHAN_RECV_PEEK | IPCCHAN_RECV_CREDS)
+/* RECV_SLOT is known but never set here: the fuzzed channels have no slots. */
+#define RECV_KNOWN (XFER_KNOWN | IPCCHAN_RECV_PEEK | IPCCHAN_RECV_CREDS | \
+		    IPCCHAN_RECV_SLOT)
 
 static void check_recv_out(struct ctx *c, const struct ipcchan_recv *o,
 			   unsigned long long flags, unsigned long long len_in,
@@ -1409,11 +1413,13 @@ static void check_recv_out(struct ctx *c, const struct ipcchan_recv *o,
 	if (ret > 0 && (unsigned long long)ret > len_in)
 		violation(c, "RECV returned %ld for a %llu-byte buffer", ret,
 			  len_in);
-	if (o->flags != flags || o->reserved[0] || o->reserved[1])
-		violation(c, "RECV flags %#llx -> %#llx, reserved %#llx %#llx",
+	if (o->flags != flags || o->reserved || o->pad)
+		violation(c, "RECV flags %#llx -> %#llx, reserved %#llx pad %u",
 			  flags, (unsigned long long)o->flags,
-			  (unsigned long long)o->reserved[0],
-			  (unsigned long long)o->reserved[1]);
+			  (unsigned long long)o->reserved, o->pad);
+	if (ret >= 0 && o->slot != IPCCHAN_SLOT_NONE)
+		violation(c, "RECV of a channel without slots: slot %u",
+			  o->slot);
 	if (!(flags & IPCCHAN_RECV_CREDS) &&
 	    (o->pid || o->uid || o->gid || o->timestamp_ns))
 		violation(c, "RECV without CREDS filled pid %u uid %u gid %u ts %llu",
@@ -1451,7 +1457,11 @@ static void fuzz_recv(struct ctx *c)
 		r.pid = r.uid = r.gid = (unsigned int)rnd(c);
 		r.timestamp_ns = r.seq = rnd(c);
 	}
-	reserved_garbage(c, (unsigned long long *)r.reserved, 2, 4, &bad);
+	if (chance(c, 4)) {
+		r.pad = (unsigned int)rnd(c) | 1;
+		bad = 1;
+	}
+	reserved_garbage(c, (unsigned long long *)&r.reserved, 1, 4, &bad);
 	usize = pick_usize(c, sizeof(r), &szcls);
 	place(c, &r, sizeof(r), usize, szcls, &p);
 	k.fd = pick_ep_fd(c, &k.slot);
@@ -1714,7 +1724,9 @@ static void fuzz_unknown(struct ctx *c)
 		IPCCHAN_IOC_QUERY, IPCCHAN_IOC_CREATE, IPCCHAN_IOC_OPEN,
 		IPCCHAN_IOC_UNLINK, IPCCHAN_IOC_SEND, IPCCHAN_IOC_RECV,
 		IPCCHAN_IOC_SEND_BATCH, IPCCHAN_IOC_RECV_BATCH,
-		IPCCHAN_IOC_STATS, IPCCHAN_IOC_NOTIFY,
+		IPCCHAN_IOC_STATS, IPCCHAN_IOC_NOTIFY, IPCCHAN_IOC_SLOT_LOAN,
+		IPCCHAN_IOC_SLOT_RELEASE, IPCCHAN_IOC_SEM,
+		IPCCHAN_IOC_REGION_INFO,
 	};
 	/* Types the VFS, pipes or /dev/null answer themselves. */
 	static const unsigned char vfs_types[] = {

@@ -72,6 +72,13 @@
 #define IPCCHAN_FEAT_NAMED		_BITULL(2)
 /* Signal notification: IPCCHAN_IOC_NOTIFY and fasync (F_SETOWN/O_ASYNC). */
 #define IPCCHAN_FEAT_NOTIFY		_BITULL(3)
+/*
+ * Shared pages: region attributes at creation, mmap of endpoints, zero-copy
+ * slots (IPCCHAN_IOC_SLOT_LOAN, _SLOT_RELEASE, IPCCHAN_SEND_SLOT,
+ * IPCCHAN_RECV_SLOT), semaphores (IPCCHAN_IOC_SEM) and
+ * IPCCHAN_IOC_REGION_INFO. See "Shared pages" below.
+ */
+#define IPCCHAN_FEAT_SHARED		_BITULL(4)
 
 /**
  * struct ipcchan_query - module identity, limits and the caller's usage
@@ -97,6 +104,14 @@
  * @user_channels:   out: channels charged to the caller's user now.
  * @user_bytes:      out: bytes charged to the caller's user now for queued
  *                   messages (payload + IPCCHAN_MSG_OVERHEAD each).
+ * @max_region_size: out: largest shared region one channel (or duplex pair)
+ *                   may be created with, bytes (module parameter
+ *                   max_region_size). 0 from a module without
+ *                   IPCCHAN_FEAT_SHARED.
+ * @max_user_region_bytes: out: bytes of shared regions one user (real uid
+ *                   of the creator) may hold (max_user_region_bytes).
+ * @user_region_bytes: out: bytes of shared regions charged to the caller's
+ *                   user now.
  * @reserved:        must be zero on input; zero on output.
  *
  * Limits are read at the time of the call: an administrator may change a
@@ -117,7 +132,10 @@ struct ipcchan_query {
 	__u64 nr_channels;
 	__u64 user_channels;
 	__u64 user_bytes;
-	__u64 reserved[4];
+	__u64 max_region_size;
+	__u64 max_user_region_bytes;
+	__u64 user_region_bytes;
+	__u64 reserved;
 };
 
 /* First published size of struct ipcchan_query; smaller sizes get -EINVAL. */
@@ -250,6 +268,21 @@ struct ipcchan_query {
  * A message of msg_size_max bytes therefore always fits an empty queue.
  * (With every attribute 0, a create fails with -EINVAL only if the
  * administrator set max_queue_bytes below the default message size.)
+ *
+ * Shared-page attributes (see "Shared pages"), all 0 for a channel without:
+ * @region_size: bytes of shared pages, a multiple of the page size
+ *   (sysconf(_SC_PAGESIZE)); 0 means no region. Above max_region_size or
+ *   not page-aligned: -EINVAL. Charged to the creator's user
+ *   (max_user_region_bytes: -ENOSPC).
+ * @slot_size: 0 (no slots), or the size of each zero-copy slot: a multiple
+ *   of IPCCHAN_SLOT_ALIGN, at most @region_size; the region holds
+ *   region_size / slot_size slots (at most IPCCHAN_SLOTS_MAX), slot n at
+ *   offset n * slot_size. Non-zero without a region, or out of these
+ *   bounds: -EINVAL.
+ * @nr_sems: semaphores, 0..IPCCHAN_SEMS_MAX (-EINVAL above); each starts
+ *   at value 0. Semaphores need no region.
+ * A duplex pair has one region, one slot pool and one set of semaphores,
+ * shared by both directions.
  */
 
 /* IPCCHAN_IOC_CREATE flags, besides IPCCHAN_FD_*. */
@@ -265,12 +298,16 @@ struct ipcchan_query {
  * @fds:          out: without DUPLEX, fds[0] receives and fds[1] sends (as
  *                pipe(2)); with DUPLEX, each sends to the other (as
  *                socketpair(2)), over two channels with the same attributes.
+ * @region_size:  in: see "Channel attributes" (shared pages); out: as given.
+ * @slot_size:    in: likewise; out: as given.
+ * @nr_sems:      in: likewise; out: as given.
  * @reserved:     must be zero.
  *
  * Errors: -EINVAL (flags, attributes, non-zero reserved), -EMFILE
  * (max_user_channels), -ENFILE (max_channels, or the system's file table),
- * -EMFILE (the process's descriptor limit), -ENOMEM, -EFAULT. Nothing is
- * created and no descriptor is installed when the call fails.
+ * -EMFILE (the process's descriptor limit), -ENOSPC
+ * (max_user_region_bytes), -ENOMEM, -EFAULT. Nothing is created and no
+ * descriptor is installed when the call fails.
  */
 struct ipcchan_create {
 	__u64 flags;
@@ -278,7 +315,10 @@ struct ipcchan_create {
 	__u32 queue_msgs;
 	__u64 queue_bytes;
 	__s32 fds[2];
-	__u64 reserved[4];
+	__u64 region_size;
+	__u32 slot_size;
+	__u32 nr_sems;
+	__u64 reserved[2];
 };
 
 #define IPCCHAN_CREATE_SIZE_VER0	64
@@ -301,6 +341,11 @@ struct ipcchan_create {
  * @queue_bytes:  in, used only when this call creates the channel.
  * @created:      out: 1 if this call created the channel, else 0.
  * @pad:          must be zero.
+ * @region_size:  in, used only when this call creates the channel (see
+ *                "Channel attributes"); IPCCHAN_IOC_REGION_INFO reports
+ *                it to later openers.
+ * @slot_size:    in, likewise.
+ * @nr_sems:      in, likewise.
  * @reserved:     must be zero.
  *
  * The attributes, like @mode, are used only when this call creates the
@@ -314,8 +359,8 @@ struct ipcchan_create {
  * -ENAMETOOLONG, -EINVAL (empty name, '/', "." or "..", unknown flags,
  * neither SEND nor RECV, EXCL without CREATE, mode or attributes when
  * creating, non-zero pad or reserved), -EMFILE / -ENFILE
- * (per-user / system channel limit, or descriptor limits), -ENOMEM,
- * -EFAULT.
+ * (per-user / system channel limit, or descriptor limits), -ENOSPC
+ * (max_user_region_bytes, when creating), -ENOMEM, -EFAULT.
  */
 struct ipcchan_open {
 	__u64 flags;
@@ -327,7 +372,10 @@ struct ipcchan_open {
 	__u64 queue_bytes;
 	__u32 created;
 	__u32 pad;
-	__u64 reserved[4];
+	__u64 region_size;
+	__u32 slot_size;
+	__u32 nr_sems;
+	__u64 reserved[2];
 };
 
 #define IPCCHAN_OPEN_SIZE_VER0	80
@@ -374,6 +422,12 @@ struct ipcchan_unlink {
 
 /* IPCCHAN_IOC_SEND flag: buf points to len struct ipcchan_iovec (gather). */
 #define IPCCHAN_SEND_IOV	_BITULL(8)
+/*
+ * IPCCHAN_IOC_SEND flag: send zero-copy slot @slot, which this endpoint
+ * holds (loaned or received), with a payload of @len bytes written in place
+ * at the start of the slot; @buf must be 0. See "Shared pages".
+ */
+#define IPCCHAN_SEND_SLOT	_BITULL(9)
 
 /**
  * struct ipcchan_iovec - one piece of a vectored send
@@ -391,19 +445,31 @@ struct ipcchan_iovec {
 /**
  * struct ipcchan_send - send one message (on an endpoint that sends)
  * @flags:      in: IPCCHAN_NONBLOCK, _TIMEOUT, _ABSTIME, _REALTIME,
- *              IPCCHAN_SEND_IOV.
- * @buf:        in: user pointer to the payload (or to the iovec array).
+ *              IPCCHAN_SEND_IOV or IPCCHAN_SEND_SLOT.
+ * @buf:        in: user pointer to the payload (or to the iovec array);
+ *              0 with IPCCHAN_SEND_SLOT.
  * @len:        in: payload bytes (or number of iovecs, 0..IPCCHAN_IOV_MAX;
- *              0 sends an empty message).
+ *              0 sends an empty message). With SEND_SLOT, at most the
+ *              slot size (not bounded by msg_size_max).
  * @timeout_ns: in: with IPCCHAN_TIMEOUT.
  * @prio:       in: priority, < IPCCHAN_PRIO_MAX.
- * @pad:        must be zero.
+ * @slot:       in: with IPCCHAN_SEND_SLOT, the slot to send; must be zero
+ *              without it.
  * @reserved:   must be zero.
  *
+ * A slot message carries no copy of its payload: it charges only
+ * IPCCHAN_MSG_OVERHEAD to the sender's user and counts against the
+ * channel's queue_msgs but not its queue_bytes. From a successful send
+ * until it is received, the slot is in flight and held by nobody; a send
+ * that fails leaves it held by the sender.
+ *
  * Errors: -EAGAIN (full, nonblocking), -ETIMEDOUT, -EINTR, -EPIPE (no
- * receiver can ever come), -EMSGSIZE (larger than msg_size_max), -ENOSPC
- * (the sender's user has max_user_bytes queued), -ENOMEM, -EFAULT,
- * -EINVAL (flags, prio, iovec count, reserved), -EBADF (endpoint does not
+ * receiver can ever come), -EMSGSIZE (larger than msg_size_max, or with
+ * SEND_SLOT than the slot size), -ENOSPC (the sender's user has
+ * max_user_bytes queued), -ENOMEM, -EFAULT, -EINVAL (flags, both IOV and
+ * SLOT, prio, iovec count, reserved, non-zero @slot without SEND_SLOT;
+ * with SEND_SLOT: non-zero @buf, or a slot this endpoint does not hold),
+ * -ENODEV (SEND_SLOT on a channel without slots), -EBADF (endpoint does not
  * send). The bytes are charged as described under "Accounting".
  */
 struct ipcchan_send {
@@ -412,7 +478,7 @@ struct ipcchan_send {
 	__u64 len;
 	__u64 timeout_ns;
 	__u32 prio;
-	__u32 pad;
+	__u32 slot;
 	__u64 reserved[2];
 };
 
@@ -421,11 +487,16 @@ struct ipcchan_send {
 /* IPCCHAN_IOC_RECV flags. */
 #define IPCCHAN_RECV_PEEK	_BITULL(8)	/* copy the message, leave it queued */
 #define IPCCHAN_RECV_CREDS	_BITULL(9)	/* fill pid, uid, gid, timestamp_ns */
+#define IPCCHAN_RECV_SLOT	_BITULL(10)	/* take a slot message's slot, no copy */
+
+/* ipcchan_recv.slot of a message that is not a slot message. */
+#define IPCCHAN_SLOT_NONE	0xffffffffU
 
 /**
  * struct ipcchan_recv - receive one message (on an endpoint that receives)
  * @flags:        in: IPCCHAN_NONBLOCK, _TIMEOUT, _ABSTIME, _REALTIME,
- *                IPCCHAN_RECV_PEEK, IPCCHAN_RECV_CREDS.
+ *                IPCCHAN_RECV_PEEK, IPCCHAN_RECV_CREDS, IPCCHAN_RECV_SLOT
+ *                (not with PEEK).
  * @buf:          in: user pointer to the buffer.
  * @len:          in: buffer size; out: the message's length, also when the
  *                call fails with -EMSGSIZE (the message stays queued).
@@ -440,6 +511,10 @@ struct ipcchan_send {
  * @timestamp_ns: out, with RECV_CREDS: CLOCK_MONOTONIC when it was sent.
  * @seq:          out: the message's sequence number in its channel, from 1
  *                (messages of one sender keep the order of their seq).
+ * @slot:         out: with IPCCHAN_RECV_SLOT and a slot message, its slot,
+ *                now held by this endpoint (read the payload in place,
+ *                then release or send it); otherwise IPCCHAN_SLOT_NONE.
+ * @pad:          must be zero.
  * @reserved:     must be zero.
  *
  * Returns the message's length (also written to @len). When every sender
@@ -448,8 +523,16 @@ struct ipcchan_send {
  * @seq non-zero. If the payload or the struct cannot be written back
  * (-EFAULT), the message stays queued, in its place.
  *
+ * A slot message received without IPCCHAN_RECV_SLOT (also by PEEK and
+ * IPCCHAN_IOC_RECV_BATCH) is copied out of the region into @buf like any
+ * message, and its slot goes back to the free pool when it is received: a
+ * program that knows nothing of slots still receives everything. With
+ * RECV_SLOT, a slot message needs no buffer (@buf and @len in are
+ * ignored for it) and an ordinary message is received into @buf as usual.
+ *
  * Errors: -EAGAIN (empty, nonblocking), -ETIMEDOUT, -EINTR, -EMSGSIZE,
- * -EFAULT, -EINVAL, -EBADF (endpoint does not receive).
+ * -EFAULT, -EINVAL (flags, PEEK with SLOT, reserved), -ENOMEM (copying a
+ * slot message out of the region), -EBADF (endpoint does not receive).
  */
 struct ipcchan_recv {
 	__u64 flags;
@@ -462,7 +545,9 @@ struct ipcchan_recv {
 	__u32 gid;
 	__u64 timestamp_ns;
 	__u64 seq;
-	__u64 reserved[2];
+	__u32 slot;
+	__u32 pad;
+	__u64 reserved;
 };
 
 #define IPCCHAN_RECV_SIZE_VER0	80
@@ -610,6 +695,230 @@ struct ipcchan_notify {
 
 #define IPCCHAN_NOTIFY_SIZE_VER0	40
 
+/*
+ * Shared pages
+ * ============
+ *
+ * A channel created with a region_size (IPCCHAN_IOC_CREATE, or
+ * IPCCHAN_IOC_OPEN when it creates) owns a region: region_size bytes of
+ * zero-filled pages that every process holding one of its endpoints can map.
+ * A duplex pair shares one region. The region may be divided into
+ * zero-copy slots, and the channel may carry semaphores; slots and
+ * semaphores are managed by the kernel, which sees every close and so
+ * cleans up after a process that dies.
+ *
+ * mmap. mmap(2) of an endpoint maps the region: MAP_SHARED only (else
+ * -EINVAL); the offset must lie inside the region (else -EINVAL; offsets at
+ * and above region_size are reserved for later mappings, such as a ring);
+ * a channel without a region: -ENODEV. The mapping may extend past the end
+ * of the region: touching a page past it raises SIGBUS, as a file mapping
+ * past its end does. An endpoint that sends may map read-write; an
+ * endpoint that only receives maps read-only: PROT_WRITE fails with
+ * -EACCES, and mprotect(2) cannot add it later (-EACCES). mremap(2) cannot
+ * grow a mapping (-EFAULT). Every mapping of a region, in any
+ * process, sees the same bytes, and process-shared futexes (FUTEX_WAIT /
+ * FUTEX_WAKE without FUTEX_PRIVATE_FLAG) work on them.
+ * The pages are charged to the memory cgroup of the process that first
+ * touches each (a region's size is a ceiling, not an up-front
+ * allocation), and the region's size to its creator's user at creation
+ * (max_user_region_bytes). A mapping keeps the pages alive on its own:
+ * closing the fd, unlinking the name, or every other process exiting
+ * leaves a mapping valid. fork(2): the child inherits the mapping and shares
+ * the pages (MAP_SHARED semantics); use madvise(MADV_DONTFORK) to prevent
+ * that.
+ *
+ * Zero-copy slots. A region with a slot_size is an array of slots, slot n
+ * at byte offset n * slot_size. Each slot is at any moment free, held by
+ * one endpoint (loaned to it, or received by it), or in flight (queued in a
+ * channel of the region). A sender:
+ *   1. IPCCHAN_IOC_SLOT_LOAN: takes a free slot (sleeping, failing with
+ *      -EAGAIN or timing out while none is free, like a send to a full
+ *      queue);
+ *   2. writes the payload in place in its mapping;
+ *   3. IPCCHAN_IOC_SEND with IPCCHAN_SEND_SLOT: the message carries the
+ *      slot, not the bytes (the kernel copies nothing).
+ * A receiver:
+ *   4. IPCCHAN_IOC_RECV with IPCCHAN_RECV_SLOT: gets the slot number and
+ *      length and now holds the slot;
+ *   5. reads the payload in place;
+ *   6. IPCCHAN_IOC_SLOT_RELEASE gives it back to the free pool (or it sends
+ *      the slot on, as a reply, with SEND_SLOT).
+ * Ownership is per endpoint *file* (the open file description: dup(2),
+ * fork and SCM_RIGHTS share it, like OFD locks): only the endpoint that
+ * holds a slot may send or release it; anything else is -EINVAL and changes
+ * nothing. When an endpoint file is released (its last descriptor closes,
+ * for instance because its process died), every slot it holds returns to
+ * the free pool; slots queued in a channel that no receiver can ever come
+ * to return when the queue is dropped (see "Hangup"); both are counted in
+ * ipcchan_region_info.slots_reclaimed. No user barrier is needed: what the
+ * sender wrote to a slot before IPCCHAN_IOC_SEND is visible to the receiver
+ * after its IPCCHAN_IOC_RECV returns (release and acquire through the
+ * channel's lock), and likewise from a SLOT_RELEASE to the next LOAN of
+ * that slot. The kernel never reads or writes a slot's bytes, except to
+ * copy a slot message out for a receive without RECV_SLOT.
+ *
+ * Semaphores. A channel created with nr_sems has that many counting
+ * semaphores, numbered from 0, each starting at 0 and bounded by
+ * IPCCHAN_SEM_VALUE_MAX, shared by every endpoint of the channel (or duplex
+ * pair), operated on with IPCCHAN_IOC_SEM: post, wait (blocking,
+ * nonblocking or with a timeout on CLOCK_MONOTONIC or CLOCK_REALTIME, as
+ * sends), and reading the value. An operation with IPCCHAN_SEM_UNDO is
+ * recorded against the endpoint file, like SysV SEM_UNDO: when the file is
+ * released, every unit it took with UNDO and did not give back with UNDO is
+ * given back (and every unit it posted with UNDO and did not take back is
+ * taken away, the value staying at least 0). A process that dies holding a
+ * lock built on a semaphore with UNDO therefore cannot wedge its peers.
+ */
+
+/* Slot sizes are multiples of this (a cache line). */
+#define IPCCHAN_SLOT_ALIGN	64
+/* Most slots one region may hold. */
+#define IPCCHAN_SLOTS_MAX	65536
+/* Most semaphores one channel (or duplex pair) may carry. */
+#define IPCCHAN_SEMS_MAX	64
+/* Largest value of a semaphore (SEM_VALUE_MAX of POSIX). */
+#define IPCCHAN_SEM_VALUE_MAX	0x7fffffffU
+
+/**
+ * struct ipcchan_slot_loan - take a free slot (on an endpoint that sends)
+ * @flags:      in: IPCCHAN_NONBLOCK, _TIMEOUT, _ABSTIME, _REALTIME: how long
+ *              to wait for a free slot, as for a send.
+ * @timeout_ns: in: with IPCCHAN_TIMEOUT.
+ * @slot:       out: the slot now held by this endpoint.
+ * @pad:        must be zero.
+ * @offset:     out: its byte offset in the region (slot * slot_size).
+ * @size:       out: its size (slot_size).
+ * @reserved:   must be zero.
+ *
+ * The slot's bytes are what its last user left there; the kernel does not
+ * clear them.
+ *
+ * Errors: -EAGAIN (none free, nonblocking), -ETIMEDOUT, -EINTR, -ENODEV (the
+ * channel has no slots), -EBADF (endpoint does not send), -EINVAL (flags,
+ * pad, reserved), -EFAULT (the slot, loaned, is given back).
+ */
+struct ipcchan_slot_loan {
+	__u64 flags;
+	__u64 timeout_ns;
+	__u32 slot;
+	__u32 pad;
+	__u64 offset;
+	__u64 size;
+	__u64 reserved[2];
+};
+
+#define IPCCHAN_SLOT_LOAN_SIZE_VER0	56
+
+/**
+ * struct ipcchan_slot_release - give a held slot back to the free pool
+ * @flags:    in: must be 0.
+ * @slot:     in: a slot this endpoint holds (loaned and not sent, or
+ *            received with IPCCHAN_RECV_SLOT).
+ * @pad:      must be zero.
+ * @reserved: must be zero.
+ *
+ * Errors: -EINVAL (a slot out of range, free, in flight or held by another
+ * endpoint; flags, pad, reserved), -ENODEV (the channel has no slots),
+ * -EFAULT.
+ */
+struct ipcchan_slot_release {
+	__u64 flags;
+	__u32 slot;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+#define IPCCHAN_SLOT_RELEASE_SIZE_VER0	32
+
+/* IPCCHAN_IOC_SEM operations. */
+#define IPCCHAN_SEM_POST	1	/* add @count (>= 1) to the value */
+#define IPCCHAN_SEM_WAIT	2	/* take 1, sleeping while the value is 0 */
+#define IPCCHAN_SEM_GETVALUE	3	/* read the value */
+
+/* IPCCHAN_IOC_SEM flag (with POST or WAIT): undo on release (SEM_UNDO). */
+#define IPCCHAN_SEM_UNDO	_BITULL(8)
+
+/**
+ * struct ipcchan_sem - operate on one semaphore (any endpoint)
+ * @flags:      in: IPCCHAN_SEM_UNDO; with WAIT also IPCCHAN_NONBLOCK (a
+ *              trywait: -EAGAIN at 0), _TIMEOUT, _ABSTIME, _REALTIME, as
+ *              for a send. O_NONBLOCK on the endpoint does not apply to
+ *              semaphores.
+ * @op:         in: IPCCHAN_SEM_POST, IPCCHAN_SEM_WAIT, IPCCHAN_SEM_GETVALUE.
+ * @index:      in: the semaphore, < nr_sems.
+ * @count:      in: with POST, units to add (>= 1); must be 0 otherwise.
+ * @value:      out: the value after the operation.
+ * @timeout_ns: in: with WAIT and IPCCHAN_TIMEOUT.
+ * @reserved:   must be zero.
+ *
+ * A post wakes waiters; each wait takes one unit. A post that would raise
+ * the value past IPCCHAN_SEM_VALUE_MAX fails with -EOVERFLOW and changes
+ * nothing. A wait interrupted by a signal has taken nothing.
+ *
+ * Errors: -EAGAIN, -ETIMEDOUT, -EINTR (a waiting WAIT, as for a send),
+ * -EOVERFLOW, -EINVAL (op, index out of range (also with no semaphores),
+ * count, flags not allowed with op, reserved), -ENOMEM (the first UNDO
+ * operation of an endpoint), -EFAULT.
+ */
+struct ipcchan_sem {
+	__u64 flags;
+	__u32 op;
+	__u32 index;
+	__u32 count;
+	__u32 value;
+	__u64 timeout_ns;
+	__u64 reserved[2];
+};
+
+#define IPCCHAN_SEM_SIZE_VER0	48
+
+/* ipcchan_region_info.prot bits: what mmap of this endpoint may ask for. */
+#define IPCCHAN_PROT_READ	_BITULL(0)
+#define IPCCHAN_PROT_WRITE	_BITULL(1)
+
+/**
+ * struct ipcchan_region_info - an endpoint's region, slots and semaphores
+ * @flags:           in: must be 0.
+ * @region_size:     out: bytes (0: no region; mmap fails with -ENODEV).
+ * @slot_size:       out: bytes per slot (0: no slots).
+ * @nr_slots:        out: slots in the region.
+ * @nr_sems:         out: semaphores.
+ * @pad:             must be zero.
+ * @prot:            out: IPCCHAN_PROT_* this endpoint may map with.
+ * @slots_free:      out: slots free now.
+ * @slots_held:      out: slots held by some endpoint now (loaned or
+ *                   received).
+ * @slots_in_flight: out: slots queued or being received now.
+ * @slots_held_here: out: of @slots_held, those this endpoint holds.
+ * @loans:           out: slots ever loaned.
+ * @slots_reclaimed: out: slots ever returned to the pool by the kernel:
+ *                   held by a released endpoint, or queued in a channel
+ *                   whose queue was dropped.
+ * @reserved:        must be zero.
+ *
+ * slots_free + slots_held + slots_in_flight == nr_slots at every instant.
+ *
+ * Errors: -EINVAL (flags, reserved), -EFAULT.
+ */
+struct ipcchan_region_info {
+	__u64 flags;
+	__u64 region_size;
+	__u32 slot_size;
+	__u32 nr_slots;
+	__u32 nr_sems;
+	__u32 pad;
+	__u64 prot;
+	__u64 slots_free;
+	__u64 slots_held;
+	__u64 slots_in_flight;
+	__u64 slots_held_here;
+	__u64 loans;
+	__u64 slots_reclaimed;
+	__u64 reserved[4];
+};
+
+#define IPCCHAN_REGION_INFO_SIZE_VER0	120
+
 /* Commands on the control fd. */
 #define IPCCHAN_IOC_CREATE	_IOWR(IPCCHAN_IOC_TYPE, 0x01, struct ipcchan_create)
 #define IPCCHAN_IOC_OPEN	_IOWR(IPCCHAN_IOC_TYPE, 0x02, struct ipcchan_open)
@@ -622,5 +931,9 @@ struct ipcchan_notify {
 #define IPCCHAN_IOC_RECV_BATCH	_IOWR(IPCCHAN_IOC_TYPE, 0x13, struct ipcchan_batch)
 #define IPCCHAN_IOC_STATS	_IOWR(IPCCHAN_IOC_TYPE, 0x14, struct ipcchan_stats)
 #define IPCCHAN_IOC_NOTIFY	_IOW(IPCCHAN_IOC_TYPE, 0x15, struct ipcchan_notify)
+#define IPCCHAN_IOC_SLOT_LOAN	_IOWR(IPCCHAN_IOC_TYPE, 0x16, struct ipcchan_slot_loan)
+#define IPCCHAN_IOC_SLOT_RELEASE _IOW(IPCCHAN_IOC_TYPE, 0x17, struct ipcchan_slot_release)
+#define IPCCHAN_IOC_SEM		_IOWR(IPCCHAN_IOC_TYPE, 0x18, struct ipcchan_sem)
+#define IPCCHAN_IOC_REGION_INFO	_IOWR(IPCCHAN_IOC_TYPE, 0x19, struct ipcchan_region_info)
 
 #endif /* _UAPI_LINUX_IPCCHAN_H */
