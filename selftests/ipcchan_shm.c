@@ -476,6 +476,8 @@ FIXTURE_TEARDOWN(shm)
 	close(self->ctl);
 }
 
+static int map_err(int fd, size_t len, int prot, int flags, off_t off);
+
 /* A name unique to this process, unlinked by the teardown. */
 static const char *uniq_name(FIXTURE_DATA(shm) *self, const char *tag)
 {
@@ -603,6 +605,30 @@ TEST_F(shm, create_attrs_and_region_info)
 	EXPECT_EQ(0, ri.slot_size | ri.nr_slots | ri.nr_sems);
 	EXPECT_EQ(0, ri.slots_free | ri.slots_held | ri.slots_in_flight);
 	close_pair(fds);
+}
+
+/*
+ * Without a region there is nothing to map: prot is 0, as mmap fails with
+ * -ENODEV, for a channel with semaphores only and for one with nothing
+ * shared alike, and for either end.
+ */
+TEST_F(shm, region_info_without_region)
+{
+	struct ipcchan_region_info ri;
+	int fds[2], i, sems;
+
+	for (sems = 0; sems < 2; sems++) {
+		ASSERT_EQ(0, make_chan(self->ctl, 0, 0, 0, sems, 0, fds));
+		for (i = 0; i < 2; i++) {
+			ASSERT_EQ(0, rinfo(fds[i], &ri));
+			EXPECT_EQ(0, ri.region_size);
+			EXPECT_EQ(0, ri.prot) TH_LOG("nr_sems %d, fds[%d]", sems,
+						     i);
+			EXPECT_EQ(ENODEV, map_err(fds[i], self->page, PROT_READ,
+						  MAP_SHARED, 0));
+		}
+		close_pair(fds);
+	}
 }
 
 TEST_F(shm, query_region_accounting)
