@@ -1886,8 +1886,7 @@ TEST_F_TIMEOUT(shm, slot_exhaustion, 60)
 	EXPECT_EQ(-EAGAIN, ipcchan_slot_loan(nb[1], 0, 0));
 	close_pair(nb);
 
-	/* A free slot while nothing is free succeeds at once, past deadline
-	 * or not. */
+	/* A slot that is free is loaned at once, past deadline or not. */
 	EXPECT_EQ(0, ipcchan_slot_release(fds[1], held[3]));
 	held[3] = ipcchan_slot_loan(fds[1], IPCCHAN_TIMEOUT | IPCCHAN_ABSTIME,
 				    0);
