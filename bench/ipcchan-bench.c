@@ -7,15 +7,23 @@
  * (a POSIX shared-memory ring with futex wait/wake: the fast baseline),
  * memcpy (one process: the physical limit for large transfers),
  * ipcchan_ioctl (IPCCHAN_IOC_SEND/RECV) and ipcchan_batch
- * (IPCCHAN_IOC_SEND_BATCH/RECV_BATCH, up to 32 messages a call).
+ * (IPCCHAN_IOC_SEND_BATCH/RECV_BATCH, up to 32 messages a call); on
+ * request (--mech), shm_zerocopy: the same shared-memory ring used in
+ * place, the baseline for zero-copy slots (see "Zero-copy mechanisms").
  *
  * Workloads:
- *   rtt     ping-pong between two processes: latency percentiles from a
- *           histogram after warm-up, with both processes pinned to vCPU 0
- *           (CSV producers=0) and across vCPUs 0 and 1 (producers=1);
- *   stream  one producer (vCPU 0) to one consumer (vCPU 1): msgs/s, MB/s;
- *   fanin   1, 2, 4, 8 producers (vCPU 0) to one consumer (vCPU 1);
- *   scale   create time and kernel memory per channel, 1..10,000 channels.
+ *   rtt      ping-pong between two processes: latency percentiles from a
+ *            histogram after warm-up, with both processes pinned to vCPU 0
+ *            (CSV producers=0) and across vCPUs 0 and 1 (producers=1);
+ *   stream   one producer (vCPU 0) to one consumer (vCPU 1): msgs/s, MB/s;
+ *   fanin    1, 2, 4, 8 producers (vCPU 0) to one consumer (vCPU 1);
+ *   openloop one producer (vCPU 0) sending on a fixed schedule at half the
+ *            mechanism's peak (its stream rate in this run) to one consumer
+ *            (vCPU 1): latency percentiles from each message's intended
+ *            send time to its receipt, so that a stall delays every message
+ *            scheduled during it (ping-pong, closed-loop, waits it out and
+ *            counts it once), and the rate achieved;
+ *   scale    create time and kernel memory per channel, 1..10,000 channels.
  *
  * Every message carries (producer, sequence) in its first 8 bytes and the
  * receiver checks them, so a mechanism that loses, reorders or splits a
@@ -44,6 +52,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/msg.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -69,8 +78,14 @@
 #define WL_STREAM	(1u << 1)
 #define WL_FANIN	(1u << 2)
 #define WL_SCALE	(1u << 3)
+#define WL_OPEN		(1u << 4)
+#define WL_ALL		0x1fu
 
-static const char * const wl_names[] = { "rtt", "stream", "fanin", "scale" };
+/* CSV workload names, by bit; "openloop" came after the first four. */
+static const char * const wl_names[] = { "rtt", "stream", "fanin", "scale",
+					 "openloop" };
+
+#define OPEN_LOAD	0.5	/* openloop: fraction of the peak offered */
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -86,14 +101,18 @@ static struct {
 	int tune;
 	unsigned int depth;
 	int same_cpu;
-} opt = { .reps = 0, .time_scale = 1.0, .workloads = 0xf, .tune = 1,
+	uint64_t open_spin_ns;		/* openloop producer: spin this close */
+	uint64_t sizes[32];		/* --sizes: only these (0 entries: all) */
+	unsigned int nsizes;
+} opt = { .reps = 0, .time_scale = 1.0, .workloads = WL_ALL, .tune = 1,
 	  .depth = QUEUE_DEPTH };
 
 /* Per-mode parameters (set in main from opt.quick). */
 static struct {
 	const uint64_t *rtt_sizes, *stream_sizes, *fanin_sizes, *scale_counts;
-	unsigned int n_rtt, n_stream, n_fanin, n_scale;
-	double rtt_s, stream_s;		/* measuring time per point, all reps */
+	const uint64_t *open_sizes;
+	unsigned int n_rtt, n_stream, n_fanin, n_scale, n_open;
+	double rtt_s, stream_s, open_s;	/* measuring time per point, all reps */
 	uint64_t rtt_max_iters;
 	unsigned int warm_iters;
 } P;
@@ -107,6 +126,9 @@ static const uint64_t full_stream[] = { 8, 64, 512, 4 * KiB, 32 * KiB,
 					256 * KiB, 1 * MiB, 4 * MiB, 16 * MiB };
 static const uint64_t quick_fanin[] = { 64 };
 static const uint64_t full_fanin[] = { 64, 4 * KiB };
+/* Sizes the stream workload also measures: its rates are the peaks. */
+static const uint64_t quick_open[] = { 64, 4 * KiB };
+static const uint64_t full_open[] = { 64, 4 * KiB, 256 * KiB };
 static const uint64_t scale_counts[] = { 1, 10, 100, 1000, 10000 };
 static const int fanin_prods[] = { 1, 2, 4, 8 };
 
@@ -293,7 +315,7 @@ static double hist_pct(const struct hist *h, double q)
 
 struct row {
 	char mech[24];
-	char wl[8];
+	char wl[12];
 	uint64_t size;
 	int prod;
 	char metric[20];
@@ -514,28 +536,71 @@ struct ring {
 
 #define RING_HDR	4096
 
+struct slot_ops;
+
+/* One channel of a measurement, as a mechanism made it. */
 struct link {
-	size_t size;
-	unsigned int depth;
+	size_t size;		/* every message's length */
+	unsigned int depth;	/* messages the queue holds */
 	int multi;		/* several producers */
+	const struct slot_ops *slot;	/* the mechanism's, if zero-copy */
 	int rx, tx;
 	mqd_t mq;
 	int msqid;
 	struct ring *ring;
 	size_t ring_len;
 	char path[96];
+	void *priv;		/* a mechanism's own state, if it needs more */
+};
+
+/*
+ * Zero-copy mechanisms
+ * --------------------
+ * A mechanism whose messages live in memory it shares with its peer or
+ * the kernel (ipcchan's shared-page slots, "ipcchan_zerocopy", once they
+ * exist) supplies four slot operations and uses slot_send and slot_recv as
+ * its send and recv:
+ *   get   wait for room and return where a message of @len bytes is to be
+ *         written in place (NULL and *err = -errno on failure);
+ *   put   publish it (the pointer get returned, and its length);
+ *   next  wait for a message and return where it is, and its length;
+ *   done  give it back (the pointer next returned).
+ * Each returns 0 or -errno where it returns an int. The workloads then write
+ * each message's (producer, sequence) stamp straight into the slot and check
+ * it there. Nothing else of the payload is written or read: a real producer
+ * would build its payload in place, which is its own work, so zero-copy rows
+ * measure moving messages without copying their bytes, where the copying
+ * mechanisms' rows include one copy in and one copy out.
+ *
+ * Adding ipcchan_zerocopy takes a make (create the channel and map its
+ * slots for @size-byte messages, @depth of them; a size it cannot carry
+ * fails with EMSGSIZE, which the workloads report as a skip), a drop, an
+ * optional attach (fault the mapping in before the clock starts), the four
+ * operations, and its line in mechs[], where a commented-out line is
+ * waiting. shm_zerocopy, the shared-memory ring used in place, is the
+ * model and the baseline. Every workload but scale, the CSV and the plots
+ * take it as it is: e.g. "--mech ipcchan_zerocopy,shm_zerocopy,pipe
+ * --workload stream --sizes 1M" for a 1 MiB stream through slots.
+ */
+struct slot_ops {
+	char *(*get)(struct link *l, size_t len, int *err);
+	int (*put)(struct link *l, char *slot, size_t len);
+	const char *(*next)(struct link *l, size_t *len, int *err);
+	int (*done)(struct link *l, const char *slot);
 };
 
 struct mech {
 	const char *name;
-	unsigned int wl;
-	int batch;
+	unsigned int wl;	/* WL_* the mechanism takes part in */
+	int batch;		/* send/recv move up to BATCH messages */
+	int opt_in;		/* runs only when --mech names it */
 	int (*make)(struct link *l, char *why);
 	void (*drop)(struct link *l);
 	int (*attach)(struct link *l);
 	/* Move 1..n messages of len bytes; the count, or -errno. */
 	int (*send)(struct link *l, char **bufs, size_t len, unsigned int n);
 	int (*recv)(struct link *l, char **bufs, size_t len, unsigned int n);
+	const struct slot_ops *slot;	/* zero-copy: see above */
 };
 
 static int ctl_fd = -1;
@@ -903,16 +968,16 @@ static char *ring_slot(struct ring *r, uint32_t i)
 	return (char *)r + RING_HDR + (uint64_t)(i % r->depth) * r->slot;
 }
 
-static int shm_send1(struct link *l, char **bufs, size_t len, unsigned int n)
+/* Slot operations of the ring, for shm_futex (copying) and shm_zerocopy. */
+static char *ring_get(struct link *l, size_t len, int *err)
 {
 	struct ring *r = l->ring;
-	uint64_t len64 = len;
 	uint32_t h, t;
-	char *s;
 
-	(void)n;
+	(void)len;
+	(void)err;
 	if (l->multi)
-		flock_lock(&r->lock);
+		flock_lock(&r->lock);	/* until ring_put */
 	h = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
 	t = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
 	if (h - t >= r->depth) {
@@ -926,25 +991,32 @@ static int shm_send1(struct link *l, char **bufs, size_t len, unsigned int n)
 		/* Only the sleeper clears its flag: a late waker cannot. */
 		__atomic_store_n(&r->prod_wait, 0, __ATOMIC_RELAXED);
 	}
-	s = ring_slot(r, h);
-	memcpy(s, &len64, 8);
-	memcpy(s + 8, bufs[0], len);
+	return ring_slot(r, h) + 8;
+}
+
+static int ring_put(struct link *l, char *slot, size_t len)
+{
+	struct ring *r = l->ring;
+	uint32_t h = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+	uint64_t len64 = len;
+
+	memcpy(slot - 8, &len64, 8);
 	__atomic_store_n(&r->head, h + 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&r->cons_wait, __ATOMIC_SEQ_CST))
 		sys_futex(&r->head, FUTEX_WAKE, 1);
 	if (l->multi)
 		flock_unlock(&r->lock);
-	return 1;
+	return 0;
 }
 
-static int shm_recv1(struct link *l, char **bufs, size_t len, unsigned int n)
+static const char *ring_next(struct link *l, size_t *len, int *err)
 {
 	struct ring *r = l->ring;
 	uint32_t h, t;
 	uint64_t mlen;
 	char *s;
 
-	(void)n;
+	(void)err;
 	t = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
 	h = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
 	if (h == t) {
@@ -959,13 +1031,86 @@ static int shm_recv1(struct link *l, char **bufs, size_t len, unsigned int n)
 	}
 	s = ring_slot(r, t);
 	memcpy(&mlen, s, 8);
-	if (mlen != len)
-		return -EBADMSG;
-	memcpy(bufs[0], s + 8, len);
+	*len = mlen;
+	return s + 8;
+}
+
+static int ring_done(struct link *l, const char *slot)
+{
+	struct ring *r = l->ring;
+	uint32_t t = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+
+	(void)slot;
 	__atomic_store_n(&r->tail, t + 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&r->prod_wait, __ATOMIC_SEQ_CST))
 		sys_futex(&r->tail, FUTEX_WAKE, 1);
+	return 0;
+}
+
+static const struct slot_ops ring_slots = {
+	.get = ring_get, .put = ring_put, .next = ring_next, .done = ring_done,
+};
+
+/* shm_futex copies each message into its slot and out of it. */
+static int shm_send1(struct link *l, char **bufs, size_t len, unsigned int n)
+{
+	int err = 0;
+	char *s = ring_get(l, len, &err);
+
+	(void)n;
+	memcpy(s, bufs[0], len);
+	ring_put(l, s, len);
 	return 1;
+}
+
+static int shm_recv1(struct link *l, char **bufs, size_t len, unsigned int n)
+{
+	const char *s;
+	size_t mlen;
+	int err = 0;
+
+	(void)n;
+	s = ring_next(l, &mlen, &err);
+	if (mlen != len)
+		return -EBADMSG;
+	memcpy(bufs[0], s, len);
+	ring_done(l, s);
+	return 1;
+}
+
+/*
+ * send/recv of every zero-copy mechanism: the stamp is written into the
+ * slot and read back from it; the payload is not touched (see "Zero-copy
+ * mechanisms"). One message per call.
+ */
+static int slot_send(struct link *l, char **bufs, size_t len, unsigned int n)
+{
+	int err = -EIO, r;
+	char *s = l->slot->get(l, len, &err);
+
+	(void)n;
+	if (!s)
+		return err;
+	memcpy(s, bufs[0], 8);
+	r = l->slot->put(l, s, len);
+	return r ? r : 1;
+}
+
+static int slot_recv(struct link *l, char **bufs, size_t len, unsigned int n)
+{
+	int err = -EIO, r;
+	const char *s;
+	size_t mlen;
+
+	(void)n;
+	s = l->slot->next(l, &mlen, &err);
+	if (!s)
+		return err;
+	if (mlen != len)
+		return -EBADMSG;
+	memcpy(bufs[0], s, 8);
+	r = l->slot->done(l, s);
+	return r ? r : 1;
 }
 
 static int chan_make(struct link *l, char *why)
@@ -1057,26 +1202,36 @@ static int chan_recvv(struct link *l, char **bufs, size_t len, unsigned int n)
 	return r;
 }
 
-#define WL_MSG	(WL_RTT | WL_STREAM | WL_FANIN)
+#define WL_MSG	(WL_RTT | WL_STREAM | WL_FANIN | WL_OPEN)
 
 static const struct mech mechs[] = {
-	{ "pipe", WL_MSG | WL_SCALE, 0, pipe_make, fds_drop, NULL,
-	  stream_send, stream_recv },
-	{ "fifo", WL_MSG, 0, fifo_make, fifo_drop, NULL,
-	  stream_send, stream_recv },
-	{ "posix_mq", WL_MSG | WL_SCALE, 0, mq_make, mq_drop, NULL,
-	  mq_send1, mq_recv1 },
-	{ "sysv_msg", WL_MSG | WL_SCALE, 0, msg_make, msg_drop, NULL,
-	  msg_send1, msg_recv1 },
-	{ "unix_seqpacket", WL_MSG | WL_SCALE, 0, sock_make, fds_drop, NULL,
-	  sock_send1, sock_recv1 },
-	{ "shm_futex", WL_MSG, 0, shm_make, shm_drop, shm_attach,
-	  shm_send1, shm_recv1 },
-	{ "memcpy", WL_STREAM, 0, NULL, NULL, NULL, NULL, NULL },
-	{ "ipcchan_ioctl", WL_MSG | WL_SCALE, 0, chan_make, fds_drop, NULL,
-	  chan_send1, chan_recv1 },
-	{ "ipcchan_batch", WL_MSG, 1, chan_make, fds_drop, NULL,
-	  chan_sendv, chan_recvv },
+	{ .name = "pipe", .wl = WL_MSG | WL_SCALE, .make = pipe_make,
+	  .drop = fds_drop, .send = stream_send, .recv = stream_recv },
+	{ .name = "fifo", .wl = WL_MSG, .make = fifo_make, .drop = fifo_drop,
+	  .send = stream_send, .recv = stream_recv },
+	{ .name = "posix_mq", .wl = WL_MSG | WL_SCALE, .make = mq_make,
+	  .drop = mq_drop, .send = mq_send1, .recv = mq_recv1 },
+	{ .name = "sysv_msg", .wl = WL_MSG | WL_SCALE, .make = msg_make,
+	  .drop = msg_drop, .send = msg_send1, .recv = msg_recv1 },
+	{ .name = "unix_seqpacket", .wl = WL_MSG | WL_SCALE, .make = sock_make,
+	  .drop = fds_drop, .send = sock_send1, .recv = sock_recv1 },
+	{ .name = "shm_futex", .wl = WL_MSG, .make = shm_make,
+	  .drop = shm_drop, .attach = shm_attach, .send = shm_send1,
+	  .recv = shm_recv1 },
+	{ .name = "memcpy", .wl = WL_STREAM },	/* no make: one process */
+	{ .name = "ipcchan_ioctl", .wl = WL_MSG | WL_SCALE, .make = chan_make,
+	  .drop = fds_drop, .send = chan_send1, .recv = chan_recv1 },
+	{ .name = "ipcchan_batch", .wl = WL_MSG, .batch = 1, .make = chan_make,
+	  .drop = fds_drop, .send = chan_sendv, .recv = chan_recvv },
+	/* Zero-copy; see "Zero-copy mechanisms". */
+	{ .name = "shm_zerocopy", .wl = WL_MSG, .opt_in = 1, .make = shm_make,
+	  .drop = shm_drop, .attach = shm_attach, .send = slot_send,
+	  .recv = slot_recv, .slot = &ring_slots },
+	/*
+	 * { .name = "ipcchan_zerocopy", .wl = WL_MSG, .make = zc_make,
+	 *   .drop = zc_drop, .attach = zc_attach, .send = slot_send,
+	 *   .recv = slot_recv, .slot = &zc_slots },
+	 */
 };
 
 #define NMECH	(sizeof(mechs) / sizeof(mechs[0]))
@@ -1087,7 +1242,7 @@ static int mech_selected(const struct mech *m)
 	size_t n = strlen(m->name);
 
 	if (!p)
-		return 1;
+		return !m->opt_in;
 	while (*p) {
 		if (!strncmp(p, m->name, n) && (p[n] == ',' || !p[n]))
 			return 1;
@@ -1128,9 +1283,12 @@ struct shared {
 	uint64_t count, t0, t1;
 	uint64_t sleeps_cons, sleeps_prod;	/* voluntary context switches */
 	uint64_t total;				/* messages, warm-up included */
+	uint64_t unsent;			/* openloop: never sent */
 	int err;
 	char why[160];
 	struct hist hist;
+	struct hist late;	/* openloop: lower bounds for the unsent */
+	struct hist lag;	/* openloop: producer's lateness per message */
 };
 
 struct point {
@@ -1141,6 +1299,7 @@ struct point {
 	int nprod;
 	unsigned int nchild;
 	uint64_t warm_ns, run_ns, max_iters;
+	double period_ns;	/* openloop: between intended send times */
 	struct shared *sh;
 };
 
@@ -1359,6 +1518,127 @@ static void consumer(struct point *pt)
 	pt->sh->total = count;
 }
 
+/* openloop: when message @k is due, on the schedule that starts at go. */
+static uint64_t open_due(const struct point *pt, uint64_t k)
+{
+	return pt->sh->t_go + (uint64_t)((double)k * pt->period_ns);
+}
+
+/*
+ * Wait until @t: sleep (the kernel's timer, with 1 ns of slack), and with
+ * --open-spin spin the last stretch instead, since a wakeup can be late by
+ * more than the gap between two small messages. Sleeping is the default:
+ * under TCG on a small host a spinning vCPU takes a host core from the
+ * consumer's. How late the producer got to each message is measured
+ * either way (the producer lag). With --same-cpu: sleep only.
+ */
+static void open_wait(uint64_t t)
+{
+	uint64_t now = now_ns(), margin = opt.same_cpu ? 0 : opt.open_spin_ns;
+	struct timespec ts;
+
+	if (t > now + 2 * margin) {
+		ts.tv_sec = (time_t)((t - margin) / NSEC);
+		ts.tv_nsec = (long)((t - margin) % NSEC);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+				       NULL) == EINTR)
+			;
+	}
+	while (now_ns() < t)
+		__builtin_ia32_pause();
+}
+
+/*
+ * openloop producer: message k is due at go + k * period, for every k due
+ * before the end of the run. Whatever is due is sent at once (up to a
+ * batch), late or not: a stall makes the messages due during it wait, and
+ * their latency counts from when they were due. Far behind the schedule
+ * (a second and a run past the end) it stops; what it never sent is
+ * counted, and its latency so far goes in as a lower bound.
+ */
+static void open_producer(struct point *pt)
+{
+	char **b = bufs_alloc(pt, pt->nb);
+	uint64_t k = 0, total, now, end, give_up, warm_end;
+	unsigned int j, n;
+
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+	attach(pt, &pt->l[0]);
+	barrier(pt);
+	warm_end = pt->sh->t_go + pt->warm_ns;
+	end = warm_end + pt->run_ns;
+	total = (uint64_t)ceil((double)(end - pt->sh->t_go) / pt->period_ns);
+	if (total >= SEQ_END)
+		child_fail(pt, ERANGE, "%llu messages scheduled",
+			   (unsigned long long)total);
+	give_up = end + pt->run_ns + NSEC;
+	while (k < total) {
+		now = now_ns();
+		if (now > give_up)
+			break;
+		if (open_due(pt, k) > now) {
+			open_wait(open_due(pt, k));
+			continue;
+		}
+		for (n = 1; n < pt->nb && k + n < total &&
+			    open_due(pt, k + n) <= now; n++)
+			;
+		for (j = 0; j < n; j++) {
+			stamp(b[j], 0, (uint32_t)(k + j));
+			if (open_due(pt, k + j) >= warm_end)
+				hist_add(&pt->sh->lag, now - open_due(pt, k + j));
+		}
+		xsend(pt, &pt->l[0], b, n);
+		k += n;
+	}
+	now = now_ns();
+	pt->sh->unsent = total - k;
+	for (; k < total; k++)
+		if (open_due(pt, k) >= warm_end)
+			hist_add(&pt->sh->late, now - open_due(pt, k));
+	stamp(b[0], 0, SEQ_END);
+	xsend(pt, &pt->l[0], b, 1);
+}
+
+/* openloop consumer: latency of each message from when it was due. */
+static void open_consumer(struct point *pt)
+{
+	char **b = bufs_alloc(pt, pt->nb);
+	uint64_t t, due, warm_end, count = 0, t_last = 0;
+	uint32_t next = 0, id, seq;
+	unsigned int j, n;
+	int end = 0;
+
+	attach(pt, &pt->l[0]);
+	barrier(pt);
+	warm_end = pt->sh->t_go + pt->warm_ns;
+	while (!end) {
+		n = xrecv(pt, &pt->l[0], b, pt->nb);
+		t = now_ns();
+		for (j = 0; j < n; j++) {
+			unstamp(b[j], &id, &seq);
+			if (seq == SEQ_END && !id) {
+				end = 1;
+				continue;
+			}
+			if (id || seq != next || end)
+				child_fail(pt, EBADMSG, "got %u/%u, expected 0/%u",
+					   id, seq, next);
+			next++;
+			due = open_due(pt, seq);
+			if (due < warm_end)
+				continue;
+			hist_add(&pt->sh->hist, t > due ? t - due : 0);
+			count++;
+			t_last = t;
+		}
+	}
+	pt->sh->count = count;
+	pt->sh->t0 = warm_end;
+	pt->sh->t1 = t_last;
+	pt->sh->total = next;
+}
+
 static void memcpy_stream(struct point *pt)
 {
 	char *src = buf_alloc(pt->size), *dst = buf_alloc(pt->size);
@@ -1392,7 +1672,7 @@ static void memcpy_stream(struct point *pt)
 	pt->sh->t1 = t;
 }
 
-enum job { JOB_RTT, JOB_STREAM, JOB_MEMCPY };
+enum job { JOB_RTT, JOB_STREAM, JOB_MEMCPY, JOB_OPEN };
 
 /*
  * Run one measurement. Returns 0, or -errno with @why filled (a skip: the
@@ -1408,6 +1688,8 @@ static int run_point(struct point *pt, enum job job, int cpu_a, int cpu_b,
 
 	memset(sh, 0, offsetof(struct shared, hist));
 	memset(&sh->hist, 0, sizeof(sh->hist));
+	memset(&sh->late, 0, sizeof(sh->late));
+	memset(&sh->lag, 0, sizeof(sh->lag));
 	pt->sh = sh;
 	memset(pt->l, 0, sizeof(pt->l));
 	if (job != JOB_MEMCPY) {
@@ -1415,6 +1697,7 @@ static int run_point(struct point *pt, enum job job, int cpu_a, int cpu_b,
 			pt->l[i].size = pt->size;
 			pt->l[i].depth = depth_for(pt->size);
 			pt->l[i].multi = pt->nprod > 1;
+			pt->l[i].slot = pt->m->slot;
 			r = pt->m->make(&pt->l[i], why);
 			if (r) {
 				if (i)
@@ -1423,8 +1706,8 @@ static int run_point(struct point *pt, enum job job, int cpu_a, int cpu_b,
 			}
 		}
 	}
-	pt->nchild = job == JOB_RTT ? 2 : job == JOB_MEMCPY ? 1 :
-		     1 + (unsigned int)pt->nprod;
+	pt->nchild = job == JOB_RTT || job == JOB_OPEN ? 2 :
+		     job == JOB_MEMCPY ? 1 : 1 + (unsigned int)pt->nprod;
 	fflush(stdout);
 	for (i = 0; i < pt->nchild; i++) {
 		pids[i] = fork();
@@ -1446,6 +1729,12 @@ static int run_point(struct point *pt, enum job job, int cpu_a, int cpu_b,
 		} else if (job == JOB_MEMCPY) {
 			pin(cpu_a);
 			memcpy_stream(pt);
+		} else if (job == JOB_OPEN) {
+			pin(i ? cpu_a : cpu_b);
+			if (i)
+				open_producer(pt);
+			else
+				open_consumer(pt);
 		} else if (i == 0) {
 			pin(cpu_b);
 			consumer(pt);
@@ -1542,6 +1831,40 @@ static int reps(void)
 
 /* ---- workloads ---------------------------------------------------------- */
 
+/* Whether --sizes lets @size be measured. */
+static int size_selected(uint64_t size)
+{
+	unsigned int i;
+
+	if (!opt.nsizes)
+		return 1;
+	for (i = 0; i < opt.nsizes; i++)
+		if (opt.sizes[i] == size)
+			return 1;
+	return 0;
+}
+
+/*
+ * One repetition of a stream (@nprod 0) or fanin point: 0 and the rate in
+ * *rate (the run's details stay in sh), or run_point's result.
+ */
+static int stream_once(const struct mech *m, uint64_t size, int nprod,
+		       double *rate, char *why)
+{
+	struct point pt = { .m = m, .size = size,
+			    .nprod = nprod ? nprod : 1 };
+	int r;
+
+	pt.nb = batch_for(m, size);
+	pt.run_ns = (uint64_t)(P.stream_s * 1e9 / reps());
+	pt.warm_ns = pt.run_ns / 4;
+	r = run_point(&pt, m->make ? JOB_STREAM : JOB_MEMCPY, 0,
+		      opt.same_cpu ? 0 : 1, why);
+	if (!r)
+		*rate = (double)sh->count * 1e9 / (double)(sh->t1 - sh->t0);
+	return r;
+}
+
 static struct hist *acc;
 
 static void wl_rtt(void)
@@ -1554,6 +1877,8 @@ static void wl_rtt(void)
 	for (s = 0; s < P.n_rtt; s++) {
 		uint64_t size = P.rtt_sizes[s];
 
+		if (!size_selected(size))
+			continue;
 		for (place = 0; place < 2; place++) {
 			/* place 0: both on vCPU 0 (producers=0); 1: vCPUs 0 and 1 */
 			if (place && ncpu < 2) {
@@ -1626,17 +1951,12 @@ static void wl_stream(const char *wl, uint64_t size, int nprod)
 		for (k = 0; k < NMECH; k++) {
 			const struct mech *m = &mechs[k];
 			unsigned int need = nprod ? WL_FANIN : WL_STREAM;
-			struct point pt = { .m = m, .size = size,
-					    .nprod = nprod ? nprod : 1 };
+			double rate;
 			int r;
 
 			if (!(m->wl & need) || !mech_selected(m) || skipped[k])
 				continue;
-			pt.nb = batch_for(m, size);
-			pt.run_ns = (uint64_t)(P.stream_s * 1e9 / reps());
-			pt.warm_ns = pt.run_ns / 4;
-			r = run_point(&pt, m->make ? JOB_STREAM : JOB_MEMCPY, 0,
-				      opt.same_cpu ? 0 : 1, why);
+			r = stream_once(m, size, nprod, &rate, why);
 			if (r) {
 				skipped[k] = 1;
 				if (r < 0)
@@ -1648,8 +1968,7 @@ static void wl_stream(const char *wl, uint64_t size, int nprod)
 			/* Sleeps per message: how often a side had to wait. */
 			sc[k][nv[k]] = sh->total ? (double)sh->sleeps_cons / (double)sh->total : 0;
 			sp[k][nv[k]] = sh->total ? (double)sh->sleeps_prod / (double)sh->total : 0;
-			v[k][nv[k]++] = (double)sh->count * 1e9 /
-					(double)(sh->t1 - sh->t0);
+			v[k][nv[k]++] = rate;
 		}
 	}
 	for (k = 0; k < NMECH; k++) {
@@ -1680,6 +1999,8 @@ static void wl_streams(void)
 	printf("\n== stream: one producer (vCPU 0) to one consumer (vCPU %d); queues of %u messages (at most %llu MiB)\n",
 	       opt.same_cpu ? 0 : 1, opt.depth, QUEUE_BYTES / MiB);
 	for (s = 0; s < P.n_stream; s++) {
+		if (!size_selected(P.stream_sizes[s]))
+			continue;
 		printf("stream %s\n", size_str(P.stream_sizes[s], sz));
 		wl_stream("stream", P.stream_sizes[s], 0);
 	}
@@ -1693,12 +2014,140 @@ static void wl_fanin(void)
 	printf("\n== fanin: producers (all on vCPU 0) to one consumer (vCPU %d)\n",
 	       opt.same_cpu ? 0 : 1);
 	for (s = 0; s < P.n_fanin; s++)
-		for (p = 0; p < sizeof(fanin_prods) / sizeof(fanin_prods[0]); p++) {
+		for (p = 0; p < sizeof(fanin_prods) / sizeof(fanin_prods[0]) &&
+			    size_selected(P.fanin_sizes[s]); p++) {
 			printf("fanin %s, %d producer%s\n",
 			       size_str(P.fanin_sizes[s], sz), fanin_prods[p],
 			       fanin_prods[p] > 1 ? "s" : "");
 			wl_stream("fanin", P.fanin_sizes[s], fanin_prods[p]);
 		}
+}
+
+/*
+ * openloop: per size, each mechanism's peak (its stream msgs/s from this
+ * run, or measured here the same way when the stream workload did not
+ * run), then a fixed-rate run at OPEN_LOAD of it; repetitions interleaved
+ * across mechanisms, histograms merged, achieved rates' median.
+ */
+static void wl_open(void)
+{
+	static double peak[NMECH], rate[NMECH][16], pv[16];
+	static struct hist lag[NMECH];
+	static const char *src[NMECH];
+	static uint64_t unsent[NMECH];
+	static int nv[NMECH];
+	char sz[32], a[32], b[32], c[32], d[32], why[WHY_LEN];
+	unsigned int s, k;
+	int rep, r, n;
+
+	printf("\n== openloop: one producer (vCPU 0) sending on a fixed schedule at %.0f%% of each mechanism's peak, one consumer (vCPU %d); latency from each message's intended send time\n",
+	       OPEN_LOAD * 100, opt.same_cpu ? 0 : 1);
+	for (s = 0; s < P.n_open; s++) {
+		uint64_t size = P.open_sizes[s];
+
+		if (!size_selected(size))
+			continue;
+		printf("openloop %s\n", size_str(size, sz));
+		memset(skipped, 0, sizeof(skipped));
+		memset(acc, 0, sizeof(*acc) * NMECH);
+		memset(lag, 0, sizeof(lag));
+		memset(nv, 0, sizeof(nv));
+		memset(unsent, 0, sizeof(unsent));
+		for (k = 0; k < NMECH; k++) {
+			const struct mech *m = &mechs[k];
+			const struct row *row;
+
+			if (!(m->wl & WL_OPEN) || !mech_selected(m)) {
+				skipped[k] = 1;
+				continue;
+			}
+			row = find_row(m->name, "stream", size, 1, "msgs_per_s");
+			if (row) {
+				peak[k] = row->value;
+				src[k] = "its stream rate in this run";
+				continue;
+			}
+			for (n = 0, r = 0; n < reps() && n < 16 && !r; n++)
+				r = stream_once(m, size, 0, &pv[n], why);
+			if (r) {
+				skipped[k] = 1;
+				if (r < 0)
+					report_skip(m->name, "openloop", size, 1, why);
+				else
+					report_fail(m->name, "openloop", size, 1, why);
+				continue;
+			}
+			peak[k] = median(pv, n);
+			src[k] = "measured as the stream workload would";
+			printf("  %-15s peak %.0f msgs/s (measured now: no stream row)\n",
+			       m->name, peak[k]);
+		}
+		for (rep = 0; rep < reps() && rep < 16; rep++) {
+			for (k = 0; k < NMECH; k++) {
+				const struct mech *m = &mechs[k];
+				struct point pt = { .m = m, .size = size,
+						    .nprod = 1 };
+
+				if (skipped[k])
+					continue;
+				pt.nb = batch_for(m, size);
+				pt.run_ns = (uint64_t)(P.open_s * 1e9 / reps());
+				pt.warm_ns = pt.run_ns / 4;
+				pt.period_ns = 1e9 / (OPEN_LOAD * peak[k]);
+				r = run_point(&pt, JOB_OPEN, 0,
+					      opt.same_cpu ? 0 : 1, why);
+				if (r) {
+					skipped[k] = 1;
+					nv[k] = 0;
+					if (r < 0)
+						report_skip(m->name, "openloop", size, 1, why);
+					else
+						report_fail(m->name, "openloop", size, 1, why);
+					continue;
+				}
+				hist_merge(&acc[k], &sh->hist);
+				hist_merge(&acc[k], &sh->late);
+				hist_merge(&lag[k], &sh->lag);
+				unsent[k] += sh->unsent;
+				rate[k][nv[k]++] = sh->t1 > sh->t0 ?
+					(double)sh->count * 1e9 /
+					(double)(sh->t1 - sh->t0) : 0;
+			}
+		}
+		for (k = 0; k < NMECH; k++) {
+			struct hist *h = &acc[k];
+			double achieved;
+
+			if (!nv[k] || !h->n)
+				continue;
+			achieved = median(rate[k], nv[k]);
+			emit(mechs[k].name, "openloop", size, 1, "p50_ns", hist_pct(h, 0.5));
+			emit(mechs[k].name, "openloop", size, 1, "p99_ns", hist_pct(h, 0.99));
+			emit(mechs[k].name, "openloop", size, 1, "p999_ns", hist_pct(h, 0.999));
+			emit(mechs[k].name, "openloop", size, 1, "max_ns", (double)h->max);
+			emit(mechs[k].name, "openloop", size, 1, "msgs_per_s", achieved);
+			note(0, "openloop %s msg_size=%llu: peak %.0f msgs/s (%s), offered %.0f msgs/s, achieved %.0f msgs/s (median of %d), %llu latencies, %llu scheduled messages never sent, producer lag p50 %.0f p99 %.0f max %.0f ns",
+			     mechs[k].name, (unsigned long long)size, peak[k],
+			     src[k], OPEN_LOAD * peak[k], achieved, nv[k],
+			     (unsigned long long)h->n,
+			     (unsigned long long)unsent[k],
+			     hist_pct(&lag[k], 0.5), hist_pct(&lag[k], 0.99),
+			     (double)lag[k].max);
+			printf("  %-15s p50 %9s  p99 %9s  p99.9 %9s  max %9s  at %.0f of %.0f msgs/s offered (%llu messages)\n",
+			       mechs[k].name, ns_str(hist_pct(h, 0.5), a),
+			       ns_str(hist_pct(h, 0.99), b),
+			       ns_str(hist_pct(h, 0.999), c),
+			       ns_str((double)h->max, d), achieved,
+			       OPEN_LOAD * peak[k], (unsigned long long)h->n);
+			printf("  %-15s   producer lag (how late it sent, its wakeups and blocked sends): p50 %s  p99 %s\n",
+			       "", ns_str(hist_pct(&lag[k], 0.5), a),
+			       ns_str(hist_pct(&lag[k], 0.99), b));
+			if (unsent[k])
+				printf("  %-15s fell behind: %llu scheduled messages never sent (in the percentiles with their wait so far, a lower bound)\n",
+				       mechs[k].name, (unsigned long long)unsent[k]);
+		}
+		fflush(stdout);
+	}
 }
 
 /* ---- scale: create time and kernel memory per channel ------------------- */
@@ -2190,8 +2639,11 @@ static void describe_env(void)
 		note(1, "guest kernel command line: %s", buf);
 	}
 	note(1, "absolute figures under emulation mean little; compare ratios");
-	note(1, "placement: rtt producers=0: client and echo both pinned to vCPU 0; rtt producers=1: client on vCPU 0, echo on vCPU 1; stream and fanin: producers on vCPU 0, consumer on vCPU %d; memcpy and scale on vCPU 0",
+	note(1, "placement: rtt producers=0: client and echo both pinned to vCPU 0; rtt producers=1: client on vCPU 0, echo on vCPU 1; stream, fanin and openloop: producers on vCPU 0, consumer on vCPU %d; memcpy and scale on vCPU 0",
 	     opt.same_cpu ? 0 : 1);
+	note(1, "openloop: the producer sends message k at t0 + k * period, sleeping until then (spinning the last %llu us), period = 1 / (%.0f%% of the mechanism's stream msgs/s at that size in this run, measured first if the stream workload did not run); whatever is due goes at once (ipcchan_batch: up to %d per call); p50..max_ns are from each message's intended send time to the consumer holding it, after a warm-up of a quarter of the run; msgs_per_s is the rate achieved; the peak, offered rate, producer lag and any messages never sent are in openloop comment lines",
+	     opt.same_cpu ? 0ULL : (unsigned long long)(opt.open_spin_ns / 1000),
+	     OPEN_LOAD * 100, BATCH);
 	note(1, "queues hold %u messages (at most %llu MiB, at least 2 messages): posix_mq maxmsg, sysv_msg msg_qbytes, ipcchan queue_msgs/queue_bytes, shm_futex slots; pipe/fifo keep their 64 KiB (socket its default send buffer) unless those messages need more",
 	     opt.depth, QUEUE_BYTES / MiB);
 	note(1, "ipcchan_batch moves up to %d messages per ioctl (at most %llu MiB of buffers; 1 per call in rtt); MB/s is 10^6 bytes/s; repetitions per point: %d (interleaved across mechanisms; rtt histograms merged, throughput median)",
@@ -2319,6 +2771,12 @@ static void summary(void)
 	ratio_table("fanin throughput, msgs/s (higher is faster; pipe in k msgs/s)",
 		    "fanin", "msgs_per_s", P.fanin_sizes, P.n_fanin, fanin_prods,
 		    sizeof(fanin_prods) / sizeof(fanin_prods[0]), 1e3, "k");
+	ratio_table("openloop p50 latency from the intended send time, each mechanism at half its own peak (lower is better; pipe in us)",
+		    "openloop", "p50_ns", P.open_sizes, P.n_open, one, 1, 1e3,
+		    "us");
+	ratio_table("openloop p99.9 latency from the intended send time (lower is better; pipe in us)",
+		    "openloop", "p999_ns", P.open_sizes, P.n_open, one, 1, 1e3,
+		    "us");
 	{
 		static const uint64_t zero[] = { 0 };
 
@@ -2331,18 +2789,34 @@ static void summary(void)
 	}
 }
 
+/* Run one workload if selected, and say how long it took. */
+static void run_workload(unsigned int wl, void (*fn)(void))
+{
+	uint64_t t0 = now_ns();
+
+	if (!(opt.workloads & wl))
+		return;
+	fn();
+	note(1, "time: %s took %.0f s", wl_names[__builtin_ctz(wl)],
+	     (double)(now_ns() - t0) / 1e9);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ipcchan-bench [--quick] [--csv FILE|-] [--reps N] [--time-scale F]\n"
 		"                     [--mech LIST] [--workload LIST] [--accel NAME] [--no-tune]\n"
 		"                     [--sched-features LIST] [--depth N] [--same-cpu]\n"
+		"                     [--sizes LIST] [--open-spin US]\n"
 		"  --quick          the short matrix (a few minutes under TCG)\n"
 		"  --csv FILE       write the results as CSV (- for stdout)\n"
 		"  --reps N         repetitions per point (default 3 quick, 5 full)\n"
 		"  --time-scale F   multiply every measuring time by F\n"
-		"  --mech LIST      comma list of mechanisms (default: all)\n"
-		"  --workload LIST  comma list of rtt,stream,fanin,scale (default: all)\n"
+		"  --mech LIST      comma list of mechanisms (default: all but shm_zerocopy)\n"
+		"  --workload LIST  comma list of rtt,stream,fanin,openloop,scale (default: all)\n"
+		"  --sizes LIST     only these message sizes of the matrix (e.g. 64,4K,1M)\n"
+		"  --open-spin US   openloop producer spins the last US microseconds before\n"
+		"                   a message is due instead of sleeping (default 0)\n"
 		"  --accel NAME     record NAME as the accelerator instead of guessing\n"
 		"  --no-tune        leave kernel limits alone (default: raise them, as root)\n"
 		"  --sched-features LIST  set these debugfs sched features for the run\n"
@@ -2365,14 +2839,17 @@ int main(int argc, char **argv)
 		{ "sched-features", required_argument, NULL, 's' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "same-cpu", no_argument, NULL, 'S' },
+		{ "sizes", required_argument, NULL, 'z' },
+		{ "open-spin", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	uint64_t t_start = now_ns();
 	unsigned int i;
+	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "qc:r:t:m:w:a:ns:d:Sh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qc:r:t:m:w:a:ns:d:Sz:o:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'q': opt.quick = 1; break;
 		case 'c': opt.csv = optarg; break;
@@ -2384,11 +2861,30 @@ int main(int argc, char **argv)
 		case 's': opt.sched = optarg; break;
 		case 'd': opt.depth = (unsigned int)atoi(optarg); break;
 		case 'S': opt.same_cpu = 1; break;
+		case 'o': opt.open_spin_ns = strtoull(optarg, NULL, 10) * 1000; break;
 		case 'w':
 			opt.workloads = 0;
-			for (i = 0; i < 4; i++)
+			for (i = 0; i < sizeof(wl_names) / sizeof(wl_names[0]); i++)
 				if (strstr(optarg, wl_names[i]))
 					opt.workloads |= 1u << i;
+			break;
+		case 'z':
+			for (end = optarg; *end; ) {
+				uint64_t v = strtoull(end, &end, 10);
+
+				if (*end == 'K' || *end == 'k')
+					v *= KiB, end++;
+				else if (*end == 'M' || *end == 'm')
+					v *= MiB, end++;
+				if (!v || (*end && *end != ',') ||
+				    opt.nsizes == sizeof(opt.sizes) / sizeof(opt.sizes[0])) {
+					usage(stderr);
+					return 2;
+				}
+				opt.sizes[opt.nsizes++] = v;
+				if (*end)
+					end++;
+			}
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -2406,8 +2902,11 @@ int main(int argc, char **argv)
 		P.n_stream = sizeof(quick_stream) / sizeof(quick_stream[0]);
 		P.fanin_sizes = quick_fanin;
 		P.n_fanin = sizeof(quick_fanin) / sizeof(quick_fanin[0]);
+		P.open_sizes = quick_open;
+		P.n_open = sizeof(quick_open) / sizeof(quick_open[0]);
 		P.rtt_s = 0.9;
 		P.stream_s = 0.6;
+		P.open_s = 1.2;
 		P.rtt_max_iters = 20000;
 		P.warm_iters = 100;
 	} else {
@@ -2417,8 +2916,11 @@ int main(int argc, char **argv)
 		P.n_stream = sizeof(full_stream) / sizeof(full_stream[0]);
 		P.fanin_sizes = full_fanin;
 		P.n_fanin = sizeof(full_fanin) / sizeof(full_fanin[0]);
+		P.open_sizes = full_open;
+		P.n_open = sizeof(full_open) / sizeof(full_open[0]);
 		P.rtt_s = 3;
 		P.stream_s = 2;
+		P.open_s = 5;
 		P.rtt_max_iters = 200000;
 		P.warm_iters = 1000;
 	}
@@ -2426,6 +2928,7 @@ int main(int argc, char **argv)
 	P.n_scale = sizeof(scale_counts) / sizeof(scale_counts[0]);
 	P.rtt_s *= opt.time_scale;
 	P.stream_s *= opt.time_scale;
+	P.open_s *= opt.time_scale;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
@@ -2450,14 +2953,11 @@ int main(int argc, char **argv)
 		tune_limits();
 	sched_features(opt.sched);
 	calibrate();
-	if (opt.workloads & WL_RTT)
-		wl_rtt();
-	if (opt.workloads & WL_STREAM)
-		wl_streams();
-	if (opt.workloads & WL_FANIN)
-		wl_fanin();
-	if (opt.workloads & WL_SCALE)
-		wl_scale();
+	run_workload(WL_RTT, wl_rtt);
+	run_workload(WL_STREAM, wl_streams);
+	run_workload(WL_FANIN, wl_fanin);
+	run_workload(WL_OPEN, wl_open);
+	run_workload(WL_SCALE, wl_scale);
 	summary();
 	note(0, "run took %.0f s", (double)(now_ns() - t_start) / 1e9);
 	printf("\nipcchan-bench: %s run took %.0f s, %d failure%s\n",

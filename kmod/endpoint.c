@@ -227,7 +227,8 @@ static void ipcchan_recv_fill(struct ipcchan_recv *r, struct ipcchan_msg *msg)
 	r->uid = 0;
 	r->gid = 0;
 	r->timestamp_ns = 0;
-	r->slot = IPCCHAN_SLOT_NONE;
+	/* Without RECV_SLOT, @slot reads 0, as the reserved field it was. */
+	r->slot = (r->flags & IPCCHAN_RECV_SLOT) ? IPCCHAN_SLOT_NONE : 0;
 	if (!msg)
 		return;
 	if (msg->region && (r->flags & IPCCHAN_RECV_SLOT))
@@ -276,6 +277,7 @@ static int ipcchan_recv_one(struct ipcchan_chan *chan,
 	int ret;
 
 	*msgp = NULL;
+again:
 	ret = ipcchan_chan_take(chan, dl, space, how, &msg, len);
 	if (ret == 1)
 		return 0;
@@ -288,6 +290,16 @@ static int ipcchan_recv_one(struct ipcchan_chan *chan,
 		else
 			ipcchan_chan_untake(chan, msg);
 		return ret;
+	}
+	/*
+	 * A peek pins the message, not its slot: if another receiver took
+	 * the slot while we copied, the bytes may be someone else's. That
+	 * message is gone from the queue; peek at what is first now.
+	 */
+	if ((how & IPCCHAN_TAKE_PEEK) && msg->region &&
+	    !ipcchan_slot_msg_current(msg)) {
+		ipcchan_msg_put(msg);
+		goto again;
 	}
 	*msgp = msg;
 	return 0;

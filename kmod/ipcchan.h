@@ -191,10 +191,10 @@ struct ipcchan_msg {
 	u32 slot;
 	u64 seq;
 	u32 prio;
-	u32 slot_gen;
+	bool dropped;
+	u64 slot_gen;
 	u64 len;
 	struct ipcchan_region *region;
-	bool dropped;
 	struct pid *pid;
 	kuid_t uid;
 	kgid_t gid;
@@ -361,12 +361,13 @@ enum ipcchan_slot_state {
  * @state:  (region->lock) enum ipcchan_slot_state
  * @gen:    (region->lock) incremented each time the slot is sent; tells the
  *          message carrying it now from an older message that carried it
- *          and is still referenced by a peek in progress
+ *          and is still referenced by a peek in progress (64 bits: never
+ *          wraps while such a reference lives)
  */
 struct ipcchan_slot {
 	struct ipcchan_ep *holder;
 	u32 state;
-	u32 gen;
+	u64 gen;
 };
 
 /**
@@ -451,6 +452,7 @@ int ipcchan_slot_msg_new(struct ipcchan_ep *ep, u32 slot, u64 len,
 void ipcchan_slot_unsend(struct ipcchan_ep *ep, struct ipcchan_msg *msg);
 void ipcchan_slot_receive(struct ipcchan_ep *ep, struct ipcchan_msg *msg);
 void ipcchan_slot_msg_gone(struct ipcchan_msg *msg);
+bool ipcchan_slot_msg_current(struct ipcchan_msg *msg);
 int ipcchan_slot_copy_out(struct ipcchan_msg *msg, void __user *buf);
 void ipcchan_slots_reclaim_locked(struct ipcchan_region *r,
 				  struct ipcchan_ep *ep);

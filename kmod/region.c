@@ -246,15 +246,15 @@ static void ipcchan_region_info_fill(struct ipcchan_ep *ep,
 	struct ipcchan_region *r = ep->region;
 	u32 nr_free, nr_in_flight;
 
-	ri->prot = IPCCHAN_PROT_READ | (ep->tx ? IPCCHAN_PROT_WRITE : 0);
 	if (!r)
 		return;
 	ri->region_size = r->size;
 	ri->slot_size = r->slot_size;
 	ri->nr_slots = r->nr_slots;
 	ri->nr_sems = r->nr_sems;
-	if (!r->shmem)
-		ri->prot = 0;
+	if (r->shmem)
+		ri->prot = IPCCHAN_PROT_READ |
+			   (ep->tx ? IPCCHAN_PROT_WRITE : 0);
 	spin_lock(&r->lock);
 	nr_free = r->nr_free;
 	nr_in_flight = r->nr_in_flight;

@@ -100,19 +100,27 @@ out_unlock:
 	return ret;
 }
 
-/* Give back the unit a wait took, whose result could not be reported. */
-static void ipcchan_sem_unwait(struct ipcchan_region *r, struct ipcchan_ep *ep,
+/*
+ * Give back the unit a wait took, whose result could not be reported.
+ * Return: false if posts filled the semaphore meanwhile: the unit stays
+ * taken, and the wait is reported as done after all.
+ */
+static bool ipcchan_sem_unwait(struct ipcchan_region *r, struct ipcchan_ep *ep,
 			       u32 i, bool undo)
 {
 	struct ipcchan_semaphore *sem = &r->sems[i];
+	bool given = false;
 
 	spin_lock(&r->lock);
-	if (sem->value < IPCCHAN_SEM_VALUE_MAX)
+	if (sem->value < IPCCHAN_SEM_VALUE_MAX) {
 		sem->value++;
-	if (undo)
-		ep->undo[i]--;
-	ipcchan_sem_wake_locked(sem);
+		if (undo)
+			ep->undo[i]--;
+		ipcchan_sem_wake_locked(sem);
+		given = true;
+	}
 	spin_unlock(&r->lock);
+	return given;
 }
 
 /* Check @s's op, count and flags against each other. */
@@ -196,8 +204,8 @@ long ipcchan_ioctl_sem(struct file *file, void __user *arg, size_t usize)
 		 * A post happened and is reported as done (a retry would post
 		 * twice); a wait gives its unit back, so -EFAULT took nothing.
 		 */
-		if (s.op == IPCCHAN_SEM_WAIT)
-			ipcchan_sem_unwait(r, ep, i, undo);
+		if (s.op == IPCCHAN_SEM_WAIT && !ipcchan_sem_unwait(r, ep, i, undo))
+			return 0;
 		if (s.op != IPCCHAN_SEM_POST)
 			return -EFAULT;
 	}

@@ -246,6 +246,24 @@ static struct ipcchan_slot *ipcchan_slot_of_msg_locked(struct ipcchan_msg *msg)
 }
 
 /**
+ * ipcchan_slot_msg_current() - does @msg still carry its slot?
+ * @msg: a slot message, referenced
+ *
+ * False once the slot was received with IPCCHAN_RECV_SLOT (and perhaps
+ * released, loaned and written since): a peek that copied it out while
+ * that happened may have copied another message's bytes.
+ */
+bool ipcchan_slot_msg_current(struct ipcchan_msg *msg)
+{
+	bool cur;
+
+	spin_lock(&msg->region->lock);
+	cur = ipcchan_slot_of_msg_locked(msg);
+	spin_unlock(&msg->region->lock);
+	return cur;
+}
+
+/**
  * ipcchan_slot_unsend() - a slot message could not be queued
  * @ep:  the endpoint that made it with ipcchan_slot_msg_new()
  * @msg: the message, never queued; freed here

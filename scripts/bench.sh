@@ -3,8 +3,10 @@
 #   run   the 6.12 guest: the libipcchan demo, then ipcchan-bench --quick
 #   full  ipcchan-bench (the full matrix) on the 6.1 and the 6.12 guest
 # The guest has no network and no shared folder: it prints the CSV between
-# marker lines, which are taken out of build/<release>/vm/guest.log (kept
-# off the terminal). Everything lands in results/ (git-ignored): per kernel
+# marker lines, which are taken out of the guest's log (kept off the
+# terminal). Each guest gets a directory of its own (build/<release>/
+# bench.XXXXXX, removed afterwards), so runs at the same time do not mix.
+# Everything lands in results/ (git-ignored): per kernel
 # <mode>-<release>.csv, .log (the guest's whole output) and PNG plots.
 # Expects 'make deps all' to have run (make run / make bench do that).
 #
@@ -31,6 +33,8 @@ args="$args ${sched:+--sched-features $sched} ${IPCCHAN_BENCH_ARGS:-}"
 # The full matrix takes a while under TCG; give the watchdog room.
 [ "$mode" = full ] && export IPCCHAN_VM_TIMEOUT=${IPCCHAN_VM_TIMEOUT:-5400}
 mkdir -p results
+vmdir=
+trap '[ -z "$vmdir" ] || rm -rf "$vmdir"' EXIT
 
 # What the host knows and the guest cannot see: the QEMU command line.
 qemu_ver=$(qemu-system-x86_64 --version | head -n 1)
@@ -46,28 +50,27 @@ for s in $series; do
 	csv=results/$name.csv log=results/$name.log
 	demo=
 	[ "$mode" = run ] && demo='echo "== demo: two processes talking through libipcchan"; ipcchan-demo || exit 1; echo;'
-	token=$name-$$-$(date +%s)
-	cmd="echo IPCCHAN-BENCH-RUN $token; $demo echo \"== ipcchan-bench $args on \$(uname -r)\"
+	cmd="$demo echo \"== ipcchan-bench $args on \$(uname -r)\"
 ipcchan-bench $args --csv /tmp/bench.csv; rc=\$?
 echo IPCCHAN-CSV-BEGIN; cat /tmp/bench.csv; echo IPCCHAN-CSV-END
 exit \$rc"
 	echo "== $rel: booting the guest (QEMU TCG; extra guest args: ${guest_args:-none})"
 	start=$(date +%s) load0=$(cut -d' ' -f1-3 /proc/loadavg)
+	mkdir -p "build/$rel"
+	vmdir=$(mktemp -d "build/$rel/bench.XXXXXX")
 	rc=0
-	IPCCHAN_VM_SERIES=$s IPCCHAN_GUEST_ARGS=$guest_args scripts/vm.sh "$cmd" |
-		tr -d '\r' | tee "$log.stream" |
+	IPCCHAN_VM_OUT=$vmdir IPCCHAN_VM_SERIES=$s IPCCHAN_GUEST_ARGS=$guest_args \
+		scripts/vm.sh "$cmd" | tr -d '\r' |
 		awk '/^IPCCHAN-CSV-BEGIN/ { skip = 1; print "(CSV taken from the guest log)" }
 		     !skip { print; fflush() }
 		     /^IPCCHAN-CSV-END/ { skip = 0 }' || rc=$?
-	# The guest log, unless another run in the same build dir has
-	# replaced it meanwhile: then the copy of the stream vm.sh printed.
-	if tr -d '\r' < "build/$rel/vm/guest.log" | grep -qx "IPCCHAN-BENCH-RUN $token"; then
-		tr -d '\r' < "build/$rel/vm/guest.log" > "$log"
-		rm -f "$log.stream"
-	else
-		echo "bench: another run used build/$rel/vm meanwhile: its guest.log (and console.log, which vm.sh checks) are not this guest's; the CSV comes from what vm.sh printed, and the guest itself said: $(grep '^IPCCHAN-EXIT' "$log.stream" || echo nothing)" >&2
-		mv "$log.stream" "$log"
+	tr -d '\r' 2>/dev/null < "$vmdir/guest.log" > "$log" || : > "$log"
+	if [ "$rc" -ne 0 ] && [ -f "$vmdir/console.log" ]; then
+		cp "$vmdir/console.log" "${log%.log}.console.log"
+		echo "bench: the guest's kernel log is in ${log%.log}.console.log" >&2
 	fi
+	rm -rf "$vmdir"
+	vmdir=
 	sed -n '/^IPCCHAN-CSV-BEGIN/,/^IPCCHAN-CSV-END/p' "$log" | sed '1d;$d' > "$csv.tmp"
 	if ! head -n 1 "$csv.tmp" | grep -qx 'kernel,mechanism,workload,msg_size,producers,metric,value'; then
 		echo "bench: no CSV in the guest's output (status $rc); see $log" >&2

@@ -5,6 +5,8 @@
 #   PREFIX-rtt-same.png    the same with both on one vCPU
 #   PREFIX-stream.png      one-way throughput (MB/s, msgs/s) against size
 #   PREFIX-fanin.png       msgs/s against the number of producers
+#   PREFIX-openloop.png    fixed-rate latency (p50, p99, p99.9, max from the
+#                          intended send time), a panel per message size
 #   PREFIX-scale.png       create time and kernel memory per channel
 set -euo pipefail
 csv=$1 prefix=$2
@@ -12,12 +14,12 @@ command -v gnuplot > /dev/null || { echo "plot: gnuplot missing; run 'make deps'
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 rm -f "$prefix"-rtt-across.png "$prefix"-rtt-same.png "$prefix"-stream.png \
-	"$prefix"-fanin.png "$prefix"-scale.png
+	"$prefix"-fanin.png "$prefix"-openloop.png "$prefix"-scale.png
 
 # Every mechanism keeps its colour, point type and place in every legend;
 # ipcchan's own paths are drawn thicker.
-mechs="pipe fifo posix_mq sysv_msg unix_seqpacket shm_futex memcpy ipcchan_ioctl ipcchan_batch ipcchan_zerocopy ipcchan_ring"
-colors=('#1f77b4' '#17becf' '#2ca02c' '#bcbd22' '#9467bd' '#7f7f7f' '#000000' '#d62728' '#ff7f0e' '#e377c2' '#8c564b')
+mechs="pipe fifo posix_mq sysv_msg unix_seqpacket shm_futex memcpy ipcchan_ioctl ipcchan_batch ipcchan_zerocopy ipcchan_ring shm_zerocopy"
+colors=('#1f77b4' '#17becf' '#2ca02c' '#bcbd22' '#9467bd' '#7f7f7f' '#000000' '#d62728' '#ff7f0e' '#e377c2' '#8c564b' '#aaaaaa')
 
 kernel=$(awk -F, 'NR == 2 && !/^#/ { print $1; exit } !/^#/ && NR > 1 { print $1; exit }' "$csv")
 about=$(sed -n 's/^# ipcchan-bench \([a-z]*\) run: kernel [^,]*, accel \([^ (,]*\).*/\1 run, \2/p' "$csv" | head -n 1)
@@ -160,6 +162,35 @@ if [ -n "$fanin_sizes" ]; then
 		for s in $fanin_sizes; do
 			echo "set title '$s-byte messages'"
 			plotcmd "fan$s" 1
+		done
+		echo "unset multiplot"
+	} | gnuplot
+fi
+
+# openloop: one panel per message size; x is the percentile (1 p50,
+# 2 p99, 3 p99.9, 4 max), a line per mechanism.
+open_sizes=$(awk -F, '!/^#/ && $3 == "openloop" { print $4 }' "$csv" | sort -un)
+if [ -n "$open_sizes" ]; then
+	for s in $open_sizes; do
+		awk -F, -v s="$s" -v dir="$tmp/open$s" '
+			BEGIN { x["p50_ns"] = 1; x["p99_ns"] = 2; x["p999_ns"] = 3; x["max_ns"] = 4 }
+			/^#/ || NR == 1 { next }
+			$3 == "openloop" && $4 == s && ($6 in x) { print x[$6], $7 > (dir "." $2 ".dat") }' "$csv"
+		for f in "$tmp/open$s".*.dat; do sort -n -o "$f" "$f"; done
+	done
+	n=$(echo "$open_sizes" | wc -l)
+	{
+		echo "$common"
+		echo "set output '$prefix-openloop.png'"
+		echo "set multiplot layout 1,$n title \"ipcchan-bench open loop: one producer (vCPU 0) on a fixed schedule at half the mechanism's own peak, one consumer (vCPU 1) (lower is better)\\nlatency from each message's intended send time: a stall counts for every message due during it\\nkernel $kernel; $about\" font ',13'"
+		echo "set logscale y 10"
+		echo "set xtics ('p50' 1, 'p99' 2, 'p99.9' 3, 'max' 4)"
+		echo "set xrange [0.7:4.3]"
+		echo "set xlabel 'percentile'"
+		echo "set ylabel 'latency from the intended send time (us, log scale)'"
+		for s in $open_sizes; do
+			echo "set title '$(awk -v v="$s" 'BEGIN { print v >= 1048576 ? v / 1048576 " MiB" : v >= 1024 ? v / 1024 " KiB" : v " B" }') messages'"
+			plotcmd "open$s" 1000
 		done
 		echo "unset multiplot"
 	} | gnuplot

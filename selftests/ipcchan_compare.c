@@ -5,7 +5,12 @@
  * nonblocking, timeouts and past deadlines, hangup, poll readiness,
  * message size limits, wakeups and signals. Each test drives every
  * mechanism through the same steps, asserts the same observable result
- * from each, and prints the comparison. Where ipcchan deliberately
+ * from each, and prints the comparison. The same_workload tests then send
+ * one workload (one producer, then four) through every mechanism
+ * ipcchan-bench measures (pipe, FIFO, POSIX mq, SysV msg, SOCK_SEQPACKET,
+ * shared memory with futexes, ipcchan per message and batched) and require
+ * the same delivered messages from each, byte for byte; their relative
+ * speed is printed as "# " diagnostics and never checked. Where ipcchan deliberately
  * differs (mq has no hangup; a pipe keeps no message boundaries; mq checks
  * the receive buffer against the queue's message size, not the message's
  * length; a timed mq call is restarted under SA_RESTART, a timed ipcchan
@@ -14,6 +19,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <mqueue.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -833,6 +841,907 @@ TEST_F_TIMEOUT(cmp, signals, 120)
 	mq_close(mq);
 	close(fds[0]);
 	close(fds[1]);
+}
+
+/* ---- one workload through every mechanism ------------------------------------ */
+
+/*
+ * Functional parity: the same messages through pipe, FIFO, POSIX mq, SysV
+ * msg, a Unix SOCK_SEQPACKET socketpair, a POSIX shared-memory ring with
+ * futex wait/wake, and ipcchan one message per ioctl and in batches (the
+ * mechanisms ipcchan-bench measures). Producer processes each send NMSG
+ * messages whose length (8 bytes to the largest) and bytes follow from
+ * (producer, sequence), then an end marker; one consumer compares every
+ * message byte for byte, length included, with the one its producer must
+ * have sent next, counts them, sums them up in a digest, and checks that
+ * nothing follows the last end marker. Every mechanism must deliver
+ * exactly the reference result computed here. A pipe and a FIFO are byte
+ * streams: they carry a 4-byte length before each message, written with it
+ * in one write() (atomic with several producers: a frame never exceeds
+ * PIPE_BUF then); the others keep boundaries themselves. How long each
+ * took is printed as a ratio to pipe's rate, for information: no result
+ * depends on a timing.
+ */
+
+#define PAR_MAX_PROD	4
+#define PAR_BATCH	8		/* messages per ipcchan batch call */
+#define PAR_DEPTH	8		/* queue capacity in messages */
+#define PAR_END		0xffffffffu	/* sequence number of an end marker */
+#define PAR_MAXLEN	8192		/* default mq msgsize_max, SysV msgmax */
+
+struct par_ring {			/* the shm_futex ring */
+	__u32 head, cons_wait, pad0[14];
+	__u32 tail, prod_wait, pad1[14];
+	__u32 lock, pad2[15];
+	__u64 slot;			/* bytes per slot: 8-byte length + data */
+};
+
+struct par_link {
+	int rx, tx;			/* pipe, FIFO, socket, ipcchan */
+	mqd_t mq;
+	int msqid;
+	struct par_ring *ring;
+	size_t ring_len;
+	int multi;			/* several producers */
+	char path[96];
+};
+
+struct par_mech {
+	const char *name;
+	unsigned int batch;		/* messages per send/receive call */
+	int (*make)(struct par_link *l, int ctl, const char *mqname);
+	/* After fork: the consumer drops the sending side, producers the other. */
+	void (*close_tx)(struct par_link *l);
+	void (*close_rx)(struct par_link *l);
+	void (*destroy)(struct par_link *l);	/* the parent, at the end */
+	/* Send n messages (0 or -errno); receive up to n: count, 0 at EOF. */
+	int (*send)(struct par_link *l, char **m, const __u32 *len, unsigned int n);
+	int (*recv)(struct par_link *l, char **m, __u32 *len, unsigned int n);
+	/* After the last end marker: 1 when nothing else can be received. */
+	int (*drained)(struct par_link *l);
+};
+
+/* What a consumer got; compared with what the generator says it must be. */
+struct par_result {
+	__u64 msgs, bytes, digest, ns;
+	__u64 per_prod[PAR_MAX_PROD];
+	int drained, done;
+	int failed;			/* the first failure's message stays */
+	char err[200];
+};
+
+static __u64 par_rand(__u64 *x)		/* xorshift64 */
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Length of message seq of producer p: 8..maxlen, both ends included. */
+static __u32 par_len(__u32 p, __u32 seq, __u32 maxlen)
+{
+	__u64 x = ((__u64)(p + 1) << 32 | seq) * 0x9e3779b97f4a7c15ULL | 1;
+
+	if (seq % 97 == 0)
+		return maxlen;
+	if (seq % 89 == 1)
+		return 8;
+	return 8 + (__u32)(par_rand(&x) % (maxlen - 7));
+}
+
+/* Fill buf with message seq of producer p: (p, seq), then its bytes. */
+static void par_fill(char *buf, __u32 p, __u32 seq, __u32 len)
+{
+	__u64 x = ((__u64)(seq + 1) << 32 | (p + 7)) * 0xd1b54a32d192ed03ULL | 1;
+	__u64 r;
+	__u32 i;
+
+	memcpy(buf, &p, 4);
+	memcpy(buf + 4, &seq, 4);
+	for (i = 8; i < len; i += 8) {
+		r = par_rand(&x);
+		memcpy(buf + i, &r, len - i < 8 ? len - i : 8);
+	}
+}
+
+static __u64 par_fnv(__u64 h, const void *data, size_t n)
+{
+	const unsigned char *c = data;
+
+	while (n--) {
+		h ^= *c++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+#define PAR_FNV0	0xcbf29ce484222325ULL
+
+/* The digest of one producer's stream folded into the total (any interleaving). */
+static __u64 par_fold(__u64 total, __u32 p, __u64 h)
+{
+	return total + h * (2 * (__u64)p + 1);
+}
+
+/* --- byte streams: pipe and FIFO -------------------------------------------- */
+
+static int par_full_write(int fd, const char *b, size_t n)
+{
+	ssize_t w;
+
+	while (n) {
+		w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -errno;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* 0, 1 at EOF before the first byte, or -errno (-EPROTO: EOF mid-way). */
+static int par_full_read(int fd, char *b, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = read(fd, b + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (!r)
+			return got ? -EPROTO : 1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int bs_send(struct par_link *l, char **m, const __u32 *len, unsigned int n)
+{
+	char frame[4 + PAR_MAXLEN];
+	int r;
+
+	(void)n;
+	memcpy(frame, &len[0], 4);
+	memcpy(frame + 4, m[0], len[0]);
+	r = par_full_write(l->tx, frame, 4 + len[0]);
+	return r;
+}
+
+static int bs_recv(struct par_link *l, char **m, __u32 *len, unsigned int n)
+{
+	int r;
+
+	(void)n;
+	r = par_full_read(l->rx, (char *)&len[0], 4);
+	if (r)
+		return r == 1 ? 0 : r;
+	if (len[0] > PAR_MAXLEN)
+		return -EPROTO;
+	r = par_full_read(l->rx, m[0], len[0]);
+	return r ? (r == 1 ? -EPROTO : r) : 1;
+}
+
+static int bs_drained(struct par_link *l)
+{
+	char c;
+
+	return read(l->rx, &c, 1) == 0;
+}
+
+static void fd_close_tx(struct par_link *l)
+{
+	close(l->tx);
+	l->tx = -1;
+}
+
+static void fd_close_rx(struct par_link *l)
+{
+	close(l->rx);
+	l->rx = -1;
+}
+
+static void fd_destroy(struct par_link *l)
+{
+	if (l->rx >= 0)
+		close(l->rx);
+	if (l->tx >= 0)
+		close(l->tx);
+	if (l->path[0])
+		unlink(l->path);
+}
+
+static int pipe_mk(struct par_link *l, int ctl, const char *mqname)
+{
+	int p[2];
+
+	(void)ctl;
+	(void)mqname;
+	if (pipe(p))
+		return -errno;
+	l->rx = p[0];
+	l->tx = p[1];
+	return 0;
+}
+
+static int fifo_mk(struct par_link *l, int ctl, const char *mqname)
+{
+	(void)ctl;
+	(void)mqname;
+	snprintf(l->path, sizeof(l->path), "/tmp/ipcchan-compare-%d", getpid());
+	unlink(l->path);
+	if (mkfifo(l->path, 0600))
+		return -errno;
+	/* Open the reader first without blocking, then the writer. */
+	l->rx = open(l->path, O_RDONLY | O_NONBLOCK);
+	l->tx = l->rx < 0 ? -1 : open(l->path, O_WRONLY);
+	if (l->tx < 0 || fcntl(l->rx, F_SETFL, 0))
+		return -errno;
+	return 0;
+}
+
+/* --- POSIX mq and SysV msg -------------------------------------------------- */
+
+static int mq_mk(struct par_link *l, int ctl, const char *mqname)
+{
+	(void)ctl;
+	snprintf(l->path, sizeof(l->path), "%s", mqname);
+	l->mq = mq_make(mqname, 0, PAR_DEPTH, PAR_MAXLEN);
+	return l->mq == (mqd_t)-1 ? -errno : 0;
+}
+
+static void nothing(struct par_link *l)
+{
+	(void)l;
+}
+
+static void mq_destroy(struct par_link *l)
+{
+	mq_close(l->mq);
+	mq_unlink(l->path);
+}
+
+static int mq_tx(struct par_link *l, char **m, const __u32 *len, unsigned int n)
+{
+	(void)n;
+	while (mq_send(l->mq, m[0], len[0], 0))
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+static int mq_rx(struct par_link *l, char **m, __u32 *len, unsigned int n)
+{
+	ssize_t r;
+
+	(void)n;
+	while ((r = mq_receive(l->mq, m[0], PAR_MAXLEN, NULL)) < 0)
+		if (errno != EINTR)
+			return -errno;
+	len[0] = (__u32)r;
+	return 1;
+}
+
+static int mq_drained(struct par_link *l)
+{
+	struct timespec past = { 0, 0 };
+	char buf[PAR_MAXLEN];
+
+	return mq_timedreceive(l->mq, buf, sizeof(buf), NULL, &past) < 0 &&
+	       errno == ETIMEDOUT;
+}
+
+struct par_msgbuf {
+	long mtype;
+	char text[PAR_MAXLEN];
+};
+
+static int msg_mk(struct par_link *l, int ctl, const char *mqname)
+{
+	(void)ctl;
+	(void)mqname;
+	l->msqid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+	return l->msqid < 0 ? -errno : 0;
+}
+
+static void msg_destroy(struct par_link *l)
+{
+	msgctl(l->msqid, IPC_RMID, NULL);
+}
+
+static int msg_tx(struct par_link *l, char **m, const __u32 *len, unsigned int n)
+{
+	static struct par_msgbuf b;
+
+	(void)n;
+	b.mtype = 1;
+	memcpy(b.text, m[0], len[0]);
+	while (msgsnd(l->msqid, &b, len[0], 0))
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+static int msg_rx(struct par_link *l, char **m, __u32 *len, unsigned int n)
+{
+	static struct par_msgbuf b;
+	ssize_t r;
+
+	(void)n;
+	while ((r = msgrcv(l->msqid, &b, PAR_MAXLEN, 0, 0)) < 0)
+		if (errno != EINTR)
+			return -errno;
+	memcpy(m[0], b.text, (size_t)r);
+	len[0] = (__u32)r;
+	return 1;
+}
+
+static int msg_drained(struct par_link *l)
+{
+	static struct par_msgbuf b;
+
+	return msgrcv(l->msqid, &b, PAR_MAXLEN, 0, IPC_NOWAIT) < 0 &&
+	       errno == ENOMSG;
+}
+
+/* --- Unix SOCK_SEQPACKET ------------------------------------------------------ */
+
+static int sock_mk(struct par_link *l, int ctl, const char *mqname)
+{
+	int sv[2];
+
+	(void)ctl;
+	(void)mqname;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv))
+		return -errno;
+	l->tx = sv[0];
+	l->rx = sv[1];
+	return 0;
+}
+
+static int sock_tx(struct par_link *l, char **m, const __u32 *len, unsigned int n)
+{
+	ssize_t r;
+
+	(void)n;
+	while ((r = send(l->tx, m[0], len[0], MSG_NOSIGNAL)) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return (__u32)r == len[0] ? 0 : -EPROTO;
+}
+
+static int sock_rx(struct par_link *l, char **m, __u32 *len, unsigned int n)
+{
+	ssize_t r;
+
+	(void)n;
+	/* Room for one byte more than the largest: a merged read shows. */
+	while ((r = recv(l->rx, m[0], PAR_MAXLEN + 1, 0)) < 0)
+		if (errno != EINTR)
+			return -errno;
+	len[0] = (__u32)r;
+	return r ? 1 : 0;
+}
+
+/* --- POSIX shm ring with futex wait/wake (as ipcchan-bench's shm_futex) ------ */
+
+static long par_futex(__u32 *uaddr, int op, __u32 val)
+{
+	return syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
+}
+
+static int shm_mk(struct par_link *l, int ctl, const char *mqname)
+{
+	int fd;
+
+	(void)ctl;
+	snprintf(l->path, sizeof(l->path), "%s-shm", mqname);
+	fd = shm_open(l->path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		return -errno;
+	shm_unlink(l->path);
+	l->path[0] = '\0';
+	l->ring_len = 4096 + (size_t)PAR_DEPTH * (8 + PAR_MAXLEN);
+	if (ftruncate(fd, (off_t)l->ring_len)) {
+		close(fd);
+		return -errno;
+	}
+	l->ring = mmap(NULL, l->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fd, 0);
+	close(fd);
+	if (l->ring == MAP_FAILED)
+		return -errno;
+	l->ring->slot = 8 + PAR_MAXLEN;
+	return 0;
+}
+
+static void shm_destroy(struct par_link *l)
+{
+	munmap(l->ring, l->ring_len);
+}
+
+static char *shm_slot(struct par_ring *r, __u32 i)
+{
+	return (char *)r + 4096 + (size_t)(i % PAR_DEPTH) * r->slot;
+}
+
+static void shm_lock(__u32 *lk)
+{
+	__u32 c = 0;
+
+	if (__atomic_compare_exchange_n(lk, &c, 1, 0, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		return;
+	if (c != 2)
+		c = __atomic_exchange_n(lk, 2, __ATOMIC_ACQUIRE);
+	while (c) {
+		par_futex(lk, FUTEX_WAIT, 2);
+		c = __atomic_exchange_n(lk, 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+static void shm_unlock(__u32 *lk)
+{
+	if (__atomic_fetch_sub(lk, 1, __ATOMIC_RELEASE) != 1) {
+		__atomic_store_n(lk, 0, __ATOMIC_RELEASE);
+		par_futex(lk, FUTEX_WAKE, 1);
+	}
+}
+
+static int shm_tx(struct par_link *l, char **m, const __u32 *len, unsigned int n)
+{
+	struct par_ring *r = l->ring;
+	__u64 len64 = len[0];
+	__u32 h, t;
+
+	(void)n;
+	if (l->multi)
+		shm_lock(&r->lock);
+	h = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+	for (;;) {
+		__atomic_store_n(&r->prod_wait, 1, __ATOMIC_SEQ_CST);
+		t = __atomic_load_n(&r->tail, __ATOMIC_SEQ_CST);
+		if (h - t < PAR_DEPTH)
+			break;
+		par_futex(&r->tail, FUTEX_WAIT, t);
+	}
+	__atomic_store_n(&r->prod_wait, 0, __ATOMIC_RELAXED);
+	memcpy(shm_slot(r, h), &len64, 8);
+	memcpy(shm_slot(r, h) + 8, m[0], len[0]);
+	__atomic_store_n(&r->head, h + 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&r->cons_wait, __ATOMIC_SEQ_CST))
+		par_futex(&r->head, FUTEX_WAKE, 1);
+	if (l->multi)
+		shm_unlock(&r->lock);
+	return 0;
+}
+
+static int shm_rx(struct par_link *l, char **m, __u32 *len, unsigned int n)
+{
+	struct par_ring *r = l->ring;
+	__u32 h, t = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+	__u64 len64;
+
+	(void)n;
+	for (;;) {
+		__atomic_store_n(&r->cons_wait, 1, __ATOMIC_SEQ_CST);
+		h = __atomic_load_n(&r->head, __ATOMIC_SEQ_CST);
+		if (h != t)
+			break;
+		par_futex(&r->head, FUTEX_WAIT, t);
+	}
+	__atomic_store_n(&r->cons_wait, 0, __ATOMIC_RELAXED);
+	memcpy(&len64, shm_slot(r, t), 8);
+	if (len64 > PAR_MAXLEN)
+		return -EPROTO;
+	memcpy(m[0], shm_slot(r, t) + 8, len64);
+	len[0] = (__u32)len64;
+	__atomic_store_n(&r->tail, t + 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&r->prod_wait, __ATOMIC_SEQ_CST))
+		par_futex(&r->tail, FUTEX_WAKE, 1);
+	return 1;
+}
+
+static int shm_drained(struct par_link *l)
+{
+	return __atomic_load_n(&l->ring->head, __ATOMIC_SEQ_CST) ==
+	       __atomic_load_n(&l->ring->tail, __ATOMIC_SEQ_CST);
+}
+
+/* --- ipcchan: one message per ioctl, and batches -------------------------------- */
+
+static int chan_mk(struct par_link *l, int ctl, const char *mqname)
+{
+	int fds[2], r;
+
+	(void)mqname;
+	r = chan_create(ctl, 0, PAR_MAXLEN, PAR_DEPTH, 0, fds);
+	if (r)
+		return r;
+	l->rx = fds[0];
+	l->tx = fds[1];
+	return 0;
+}
+
+static int chan_tx(struct par_link *l, char **m, const __u32 *len, unsigned int n)
+{
+	(void)n;
+	return chan_send(l->tx, m[0], len[0], 0, 0);
+}
+
+static int chan_rx(struct par_link *l, char **m, __u32 *len, unsigned int n)
+{
+	struct ipcchan_recv r;
+	long got;
+
+	(void)n;
+	got = chan_recv(l->rx, m[0], PAR_MAXLEN, 0, &r);
+	if (got < 0)
+		return (int)got;
+	if (!got && !r.seq)
+		return 0;			/* end of channel */
+	len[0] = (__u32)got;
+	return 1;
+}
+
+static int chan_drained(struct par_link *l)
+{
+	struct ipcchan_recv r;
+	char buf[PAR_MAXLEN];
+
+	return chan_recv(l->rx, buf, sizeof(buf), 0, &r) == 0 && !r.seq;
+}
+
+static int chanb_tx(struct par_link *l, char **m, const __u32 *len, unsigned int n)
+{
+	struct ipcchan_msghdr h[PAR_BATCH];
+	unsigned int i, sent = 0;
+	long r;
+
+	while (sent < n) {
+		memset(h, 0, sizeof(h));
+		for (i = 0; i < n - sent; i++) {
+			h[i].buf = ptr64(m[sent + i]);
+			h[i].len = len[sent + i];
+		}
+		r = chan_batch(l->tx, IPCCHAN_IOC_SEND_BATCH, h, n - sent, 0, 0,
+			       NULL);
+		if (r <= 0)
+			return r ? (int)r : -EPROTO;
+		sent += (unsigned int)r;
+	}
+	return 0;
+}
+
+static int chanb_rx(struct par_link *l, char **m, __u32 *len, unsigned int n)
+{
+	struct ipcchan_msghdr h[PAR_BATCH];
+	unsigned int i;
+	long r;
+
+	memset(h, 0, sizeof(h));
+	for (i = 0; i < n; i++) {
+		h[i].buf = ptr64(m[i]);
+		h[i].len = PAR_MAXLEN;
+	}
+	r = chan_batch(l->rx, IPCCHAN_IOC_RECV_BATCH, h, n, 0, 0, NULL);
+	for (i = 0; r > 0 && i < (unsigned int)r; i++)
+		len[i] = (__u32)h[i].len;
+	return (int)r;
+}
+
+static const struct par_mech par_mechs[] = {
+	{ "pipe", 1, pipe_mk, fd_close_tx, fd_close_rx, fd_destroy,
+	  bs_send, bs_recv, bs_drained },
+	{ "fifo", 1, fifo_mk, fd_close_tx, fd_close_rx, fd_destroy,
+	  bs_send, bs_recv, bs_drained },
+	{ "posix_mq", 1, mq_mk, nothing, nothing, mq_destroy,
+	  mq_tx, mq_rx, mq_drained },
+	{ "sysv_msg", 1, msg_mk, nothing, nothing, msg_destroy,
+	  msg_tx, msg_rx, msg_drained },
+	{ "unix_seqpacket", 1, sock_mk, fd_close_tx, fd_close_rx, fd_destroy,
+	  sock_tx, sock_rx, bs_drained },
+	{ "shm_futex", 1, shm_mk, nothing, nothing, shm_destroy,
+	  shm_tx, shm_rx, shm_drained },
+	{ "ipcchan_ioctl", 1, chan_mk, fd_close_tx, fd_close_rx, fd_destroy,
+	  chan_tx, chan_rx, chan_drained },
+	{ "ipcchan_batch", PAR_BATCH, chan_mk, fd_close_tx, fd_close_rx,
+	  fd_destroy, chanb_tx, chanb_rx, chan_drained },
+};
+
+#define PAR_NMECH	ARRAY_SIZE(par_mechs)
+
+struct par_work {
+	unsigned int nprod;
+	__u32 nmsg, maxlen;
+};
+
+#define PAR_FAIL(res, ...) do {						\
+	if (!__atomic_exchange_n(&(res)->failed, 1, __ATOMIC_SEQ_CST))	\
+		snprintf((res)->err, sizeof((res)->err), __VA_ARGS__);	\
+	_exit(1);							\
+} while (0)
+
+static char **par_bufs(unsigned int n)
+{
+	char **b = calloc(n, sizeof(*b));
+	unsigned int i;
+
+	for (i = 0; b && i < n; i++) {
+		b[i] = malloc(PAR_MAXLEN + 1);
+		if (!b[i])
+			return NULL;
+	}
+	return b;
+}
+
+static void par_producer(const struct par_mech *m, struct par_link *l,
+			 const struct par_work *w, __u32 p, struct par_result *res)
+{
+	char **b = par_bufs(m->batch);
+	__u32 len[PAR_BATCH], seq = 0;
+	unsigned int n;
+	int r;
+
+	if (!b)
+		PAR_FAIL(res, "producer %u: out of memory", p);
+	while (seq < w->nmsg) {
+		for (n = 0; n < m->batch && seq < w->nmsg; n++, seq++) {
+			len[n] = par_len(p, seq, w->maxlen);
+			par_fill(b[n], p, seq, len[n]);
+		}
+		r = m->send(l, b, len, n);
+		if (r)
+			PAR_FAIL(res, "producer %u: send of message %u: %s", p,
+				 seq - n, strerror(-r));
+	}
+	len[0] = 8;
+	par_fill(b[0], p, PAR_END, 8);
+	r = m->send(l, b, len, 1);
+	if (r)
+		PAR_FAIL(res, "producer %u: send of the end marker: %s", p,
+			 strerror(-r));
+	_exit(0);
+}
+
+static void par_consumer(const struct par_mech *m, struct par_link *l,
+			 const struct par_work *w, struct par_result *res)
+{
+	char **b = par_bufs(m->batch), *want = malloc(PAR_MAXLEN);
+	__u64 h[PAR_MAX_PROD], t0 = 0;
+	__u32 next[PAR_MAX_PROD] = { 0 }, len[PAR_BATCH], p, seq, wlen;
+	int ended[PAR_MAX_PROD] = { 0 };
+	unsigned int ends = 0, i;
+	int n;
+
+	if (!b || !want)
+		PAR_FAIL(res, "consumer: out of memory");
+	for (i = 0; i < PAR_MAX_PROD; i++)
+		h[i] = PAR_FNV0;
+	while (ends < w->nprod) {
+		n = m->recv(l, b, len, m->batch);
+		if (n < 0)
+			PAR_FAIL(res, "receive: %s", strerror(-n));
+		if (!n)
+			PAR_FAIL(res, "end of stream after %llu messages, %u of %u end markers",
+				 (unsigned long long)res->msgs, ends, w->nprod);
+		if (!t0)
+			t0 = now_ns(CLOCK_MONOTONIC);
+		for (i = 0; i < (unsigned int)n; i++) {
+			if (ends == w->nprod)
+				PAR_FAIL(res, "a message after the last end marker");
+			if (len[i] < 8)
+				PAR_FAIL(res, "a message of %u bytes after %llu messages",
+					 len[i], (unsigned long long)res->msgs);
+			memcpy(&p, b[i], 4);
+			memcpy(&seq, b[i] + 4, 4);
+			if (p >= w->nprod)
+				PAR_FAIL(res, "producer %u does not exist", p);
+			if (ended[p])
+				PAR_FAIL(res, "producer %u: a message after its end marker",
+					 p);
+			if (seq == PAR_END && len[i] == 8) {
+				ended[p] = 1;
+				if (next[p] != w->nmsg)
+					PAR_FAIL(res, "producer %u ended after %u of %u messages",
+						 p, next[p], w->nmsg);
+				ends++;
+				continue;
+			}
+			if (seq != next[p])
+				PAR_FAIL(res, "producer %u: message %u where %u was next",
+					 p, seq, next[p]);
+			wlen = par_len(p, seq, w->maxlen);
+			par_fill(want, p, seq, wlen);
+			if (len[i] != wlen)
+				PAR_FAIL(res, "producer %u message %u: %u bytes, sent %u",
+					 p, seq, len[i], wlen);
+			if (memcmp(b[i], want, wlen))
+				PAR_FAIL(res, "producer %u message %u: contents differ",
+					 p, seq);
+			h[p] = par_fnv(h[p], &len[i], 4);
+			h[p] = par_fnv(h[p], b[i], len[i]);
+			next[p]++;
+			res->per_prod[p]++;
+			res->msgs++;
+			res->bytes += len[i];
+		}
+	}
+	res->ns = now_ns(CLOCK_MONOTONIC) - t0;
+	for (p = 0; p < w->nprod; p++)
+		res->digest = par_fold(res->digest, p, h[p]);
+	res->drained = m->drained(l);
+	res->done = 1;
+	_exit(0);
+}
+
+/* Run the workload through mechanism k; 0, or the failing step's errno. */
+static int par_run(const struct par_mech *m, int ctl, const char *mqname,
+		   const struct par_work *w, struct par_result *res)
+{
+	struct par_link l = { .rx = -1, .tx = -1, .msqid = -1,
+			      .multi = w->nprod > 1 };
+	pid_t pids[PAR_MAX_PROD + 1], pid;
+	unsigned int i, j, live, who;
+	int r, status, bad = 0;
+
+	memset(res, 0, sizeof(*res));
+	r = m->make(&l, ctl, mqname);
+	if (r) {
+		snprintf(res->err, sizeof(res->err), "create: %s", strerror(-r));
+		return -r;
+	}
+	for (i = 0; i <= w->nprod; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0) {
+			bad = errno;
+			break;
+		}
+		if (pids[i])
+			continue;
+		alarm(60);	/* a lost message must not hang the test */
+		if (!i) {
+			m->close_tx(&l);
+			par_consumer(m, &l, w, res);
+		}
+		m->close_rx(&l);
+		par_producer(m, &l, w, i - 1, res);
+	}
+	if (bad)	/* fork failed: the others would wait forever */
+		for (j = 0; j < i; j++)
+			kill(pids[j], SIGKILL);
+	/* Only the children hold the channel open from here. */
+	if (l.rx >= 0)
+		close(l.rx);
+	if (l.tx >= 0)
+		close(l.tx);
+	l.rx = l.tx = -1;
+	/* When one side fails, the others would wait for it: stop them. */
+	for (live = i; live; ) {
+		pid = waitpid(-1, &status, 0);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			bad = bad ? bad : errno;
+			break;
+		}
+		for (j = 0, who = i; j < i; j++)
+			if (pids[j] == pid) {
+				pids[j] = 0;
+				who = j;
+			}
+		live--;
+		if (WIFEXITED(status) && !WEXITSTATUS(status))
+			continue;
+		if (!__atomic_exchange_n(&res->failed, 1, __ATOMIC_SEQ_CST))
+			snprintf(res->err, sizeof(res->err),
+				 "%s %s %d", who ? "a producer" : "the consumer",
+				 WIFEXITED(status) ? "exited with status" :
+				 "was killed by signal", WIFEXITED(status) ?
+				 WEXITSTATUS(status) : WTERMSIG(status));
+		bad = bad ? bad : EPROTO;
+		for (j = 0; j < i; j++)
+			if (pids[j])
+				kill(pids[j], SIGKILL);
+	}
+	m->destroy(&l);
+	return bad;
+}
+
+static void same_workload(struct __test_metadata *_metadata, int ctl,
+			  const char *mqname, const struct par_work *w,
+			  const char *what)
+{
+	struct par_result *res = shared_alloc(sizeof(*res) * PAR_NMECH), ref;
+	__u64 h, base_ns = 0;
+	char *buf = malloc(PAR_MAXLEN);
+	__u32 p, seq, len;
+	unsigned int k;
+
+	ASSERT_NE(NULL, res);
+	ASSERT_NE(NULL, buf);
+	/* The reference: what every producer sends. */
+	memset(&ref, 0, sizeof(ref));
+	for (p = 0; p < w->nprod; p++) {
+		h = PAR_FNV0;
+		for (seq = 0; seq < w->nmsg; seq++) {
+			len = par_len(p, seq, w->maxlen);
+			par_fill(buf, p, seq, len);
+			h = par_fnv(h, &len, 4);
+			h = par_fnv(h, buf, len);
+			ref.bytes += len;
+		}
+		ref.per_prod[p] = w->nmsg;
+		ref.digest = par_fold(ref.digest, p, h);
+	}
+	ref.msgs = (__u64)w->nprod * w->nmsg;
+	free(buf);
+	TH_LOG("%s: %u producer(s) x %u messages of 8..%u bytes, %llu bytes; digest %016llx",
+	       what, w->nprod, w->nmsg, w->maxlen,
+	       (unsigned long long)ref.bytes, (unsigned long long)ref.digest);
+	for (k = 0; k < PAR_NMECH; k++) {
+		const struct par_mech *m = &par_mechs[k];
+		struct par_result *r = &res[k];
+		int err;
+
+		err = par_run(m, ctl, mqname, w, r);
+		EXPECT_EQ(0, err) TH_LOG("%s: %s", m->name,
+					 r->err[0] ? r->err : strerror(err));
+		EXPECT_TRUE(r->done) TH_LOG("%s: the consumer did not finish", m->name);
+		EXPECT_EQ(ref.msgs, r->msgs) TH_LOG("%s: messages", m->name);
+		EXPECT_EQ(ref.bytes, r->bytes) TH_LOG("%s: bytes", m->name);
+		EXPECT_EQ(ref.digest, r->digest) TH_LOG("%s: digest", m->name);
+		for (p = 0; p < w->nprod; p++) {
+			EXPECT_EQ(ref.per_prod[p], r->per_prod[p])
+				TH_LOG("%s: messages of producer %u", m->name, p);
+		}
+		if (r->done) {
+			EXPECT_TRUE(r->drained)
+				TH_LOG("%s: something was left after the last end marker",
+				       m->name);
+		}
+		if (!k && r->done)
+			base_ns = r->ns;
+	}
+	/* The comparison, for information only. */
+	for (k = 0; k < PAR_NMECH; k++) {
+		const struct par_result *r = &res[k];
+		double rate;
+
+		if (!r->done || !r->ns)
+			continue;
+		rate = (double)r->msgs * 1e9 / (double)r->ns;
+		if (base_ns)
+			TH_LOG("%s: %-14s %llu messages, digest %016llx, %8.0f msgs/s, %.2fx pipe's rate",
+			       what, par_mechs[k].name, (unsigned long long)r->msgs,
+			       (unsigned long long)r->digest, rate,
+			       (double)base_ns / (double)r->ns);
+		else
+			TH_LOG("%s: %-14s %llu messages, digest %016llx, %8.0f msgs/s",
+			       what, par_mechs[k].name, (unsigned long long)r->msgs,
+			       (unsigned long long)r->digest, rate);
+	}
+	munmap(res, sizeof(*res) * PAR_NMECH);
+}
+
+TEST_F_TIMEOUT(cmp, same_workload_one_producer, 300)
+{
+	static const struct par_work w = { 1, 1000, PAR_MAXLEN };
+
+	same_workload(_metadata, self->ctl, self->mqname, &w, "one producer");
+}
+
+/* Frames of at most PIPE_BUF bytes: a pipe's writes stay whole with several writers. */
+TEST_F_TIMEOUT(cmp, same_workload_four_producers, 300)
+{
+	static const struct par_work w = { PAR_MAX_PROD, 250, PIPE_BUF - 4 };
+
+	same_workload(_metadata, self->ctl, self->mqname, &w, "four producers");
 }
 
 TEST_HARNESS_MAIN

@@ -1417,9 +1417,8 @@ static void check_recv_out(struct ctx *c, const struct ipcchan_recv *o,
 		violation(c, "RECV flags %#llx -> %#llx, reserved %#llx pad %u",
 			  flags, (unsigned long long)o->flags,
 			  (unsigned long long)o->reserved, o->pad);
-	if (ret >= 0 && o->slot != IPCCHAN_SLOT_NONE)
-		violation(c, "RECV of a channel without slots: slot %u",
-			  o->slot);
+	if (ret >= 0 && o->slot)
+		violation(c, "RECV without RECV_SLOT: slot %u", o->slot);
 	if (!(flags & IPCCHAN_RECV_CREDS) &&
 	    (o->pid || o->uid || o->gid || o->timestamp_ns))
 		violation(c, "RECV without CREDS filled pid %u uid %u gid %u ts %llu",

@@ -44,6 +44,22 @@ for rel in $kernels; do
 		echo "ok - $rel kernel log clean"
 		pass=$((pass + 1))
 	fi
+	# Fault injection (selftests/ipcchan_fault): its summary, and from a
+	# kernel built with fault injection at least one fault injected, so
+	# that the pass cannot silently stop injecting.
+	fi_lines=$(tr -d '\r' < "$out/guest.log" | grep -a '^# fault-injection: ' |
+		   sed 's/^# /# evidence: /')
+	[ -n "$fi_lines" ] && echo "$fi_lines"
+	if grep -q '^CONFIG_FAULT_INJECTION=y' "$kdir/.config" 2>/dev/null; then
+		nfaults=$(echo "$fi_lines" | sed -n 's/^# evidence: fault-injection: \([0-9][0-9]*\) faults injected .*/\1/p' | head -n 1)
+		if [ "${nfaults:-0}" -gt 0 ]; then
+			echo "ok - $rel fault injection: $nfaults faults injected"
+			pass=$((pass + 1))
+		else
+			echo "not ok - $rel fault injection: no summary with at least one fault injected (ipcchan_fault)"
+			fail=$((fail + 1))
+		fi
+	fi
 	if [ "$skip" -ne 0 ]; then
 		echo "# $skip test(s) skipped under the harness: counted as failures"
 		fail=$((fail + skip))

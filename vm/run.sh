@@ -71,7 +71,8 @@ for attempt in 1 2; do
 	done
 	if [ $booted -eq 0 ]; then
 		echo "run.sh: $rel did not reach init (attempt $attempt, limit ${boot_limit}s); last console line: $(tail -n 1 "$out/console.log" 2>/dev/null)" >&2
-		kill $pid 2>/dev/null; wait $pid 2>/dev/null
+		kill $pid 2>/dev/null || true
+		wait $pid 2>/dev/null || true
 		cp "$out/console.log" "$out/console.boot-hang.$attempt.log" 2>/dev/null || true
 		continue
 	fi

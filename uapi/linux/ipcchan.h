@@ -511,9 +511,10 @@ struct ipcchan_send {
  * @timestamp_ns: out, with RECV_CREDS: CLOCK_MONOTONIC when it was sent.
  * @seq:          out: the message's sequence number in its channel, from 1
  *                (messages of one sender keep the order of their seq).
- * @slot:         out: with IPCCHAN_RECV_SLOT and a slot message, its slot,
+ * @slot:         out: with IPCCHAN_RECV_SLOT, the slot of a slot message,
  *                now held by this endpoint (read the payload in place,
- *                then release or send it); otherwise IPCCHAN_SLOT_NONE.
+ *                then release or send it), or IPCCHAN_SLOT_NONE for an
+ *                ordinary message; 0 without RECV_SLOT.
  * @pad:          must be zero.
  * @reserved:     must be zero.
  *
@@ -715,17 +716,20 @@ struct ipcchan_notify {
  * past its end does. An endpoint that sends may map read-write; an
  * endpoint that only receives maps read-only: PROT_WRITE fails with
  * -EACCES, and mprotect(2) cannot add it later (-EACCES). mremap(2) cannot
- * grow a mapping (-EFAULT). Every mapping of a region, in any
+ * grow a mapping (-EFAULT); being VM_DONTEXPAND, such a mapping is also
+ * not locked by mlock(2) or MAP_LOCKED. Every mapping of a region, in any
  * process, sees the same bytes, and process-shared futexes (FUTEX_WAIT /
  * FUTEX_WAKE without FUTEX_PRIVATE_FLAG) work on them.
  * The pages are charged to the memory cgroup of the process that first
  * touches each (a region's size is a ceiling, not an up-front
  * allocation), and the region's size to its creator's user at creation
- * (max_user_region_bytes). A mapping keeps the pages alive on its own:
- * closing the fd, unlinking the name, or every other process exiting
- * leaves a mapping valid. fork(2): the child inherits the mapping and shares
- * the pages (MAP_SHARED semantics); use madvise(MADV_DONTFORK) to prevent
- * that.
+ * (max_user_region_bytes) until the region itself goes (its last channel
+ * and endpoint closed); pages that mappings keep alive after that count
+ * only against the memory cgroup, as MAP_SHARED|MAP_ANONYMOUS memory
+ * does. A mapping keeps the pages alive on its own: closing the fd,
+ * unlinking the name, or every other process exiting leaves a mapping
+ * valid. fork(2): the child inherits the mapping and shares the pages
+ * (MAP_SHARED semantics); use madvise(MADV_DONTFORK) to prevent that.
  *
  * Zero-copy slots. A region with a slot_size is an array of slots, slot n
  * at byte offset n * slot_size. Each slot is at any moment free, held by
