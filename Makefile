@@ -21,6 +21,9 @@ KDIR ?= $(shell d=/lib/modules/$$(uname -r)/build; [ -d $$d ] && echo $$d || \
 # differs from UTS_RELEASE, which is what vermagic uses).
 KREL = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 MODSRC := Kbuild dkms.conf kmod uapi
+# A kernel with gcov support (the debug kernel) gets a module profiled with
+# gcov, for the coverage report of make check (scripts/coverage.sh).
+IPCCHAN_GCOV ?= $(shell grep -qx 'CONFIG_GCOV_KERNEL=y' $(KDIR)/.config 2>/dev/null && echo y)
 
 all: module lib selftests bench-build
 
@@ -28,7 +31,7 @@ module:
 	@[ -n "$(KREL)" ] || { echo "no kernel headers in '$(KDIR)'; run 'make deps'"; exit 1; }
 	@mkdir -p build/$(KREL)
 	@cp -a $(MODSRC) build/$(KREL)/
-	$(MAKE) -C $(KDIR) M=$(TOP)/build/$(KREL) modules
+	$(MAKE) -C $(KDIR) M=$(TOP)/build/$(KREL) IPCCHAN_GCOV=$(IPCCHAN_GCOV) modules
 
 lib:
 	$(MAKE) -C lib

@@ -37,12 +37,24 @@ else
 fi
 
 echo "== selftests in QEMU"
-rm -f build/vm-counts
+rm -rf build/vm-counts build/coverage
 IPCCHAN_KERNELS="$(vm/kernels.sh) $debug" vm/check-kernels.sh
 if read -r p f < build/vm-counts 2>/dev/null; then
 	pass=$((pass + p)); fail=$((fail + f))
 else
 	echo "not ok - selftest run produced no counts"
+	fail=$((fail + 1))
+fi
+
+# Line coverage of kmod/ reached by the whole suite on the debug kernel
+# (module built with gcov; scripts/coverage.sh). Reported, not a threshold;
+# but no report at all is a failure.
+echo "== coverage"
+if ls build/coverage/*/summary > /dev/null 2>&1; then
+	cat build/coverage/*/summary
+	pass=$((pass + 1))
+else
+	echo "not ok - coverage report of kmod/ (none in build/coverage)"
 	fail=$((fail + 1))
 fi
 

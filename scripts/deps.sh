@@ -2,7 +2,8 @@
 # Install everything ipcchan needs, from Debian's packages only, then
 # extract the kselftest and checkpatch files from linux-source-6.12.
 # gcc-multilib builds the 32-bit (compat) selftests; flex..libssl-dev
-# build the debug kernel (scripts/debug-kernel.sh).
+# build the debug kernel (scripts/debug-kernel.sh); lcov reports the
+# module's line coverage under it (gcov from gcc-12, the kernel's compiler).
 # Idempotent: quick when everything is present.
 set -eu
 pkgs="build-essential make gcc libc6-dev gcc-multilib gawk cpio gzip xz-utils kmod
@@ -10,7 +11,8 @@ qemu-system-x86 busybox-static gnuplot-nox
 linux-image-cloud-amd64 linux-headers-cloud-amd64
 linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
 linux-source-6.12 dkms sparse perl openssl
-flex bison bc libelf-dev libssl-dev"
+flex bison bc libelf-dev libssl-dev
+lcov"
 
 missing=
 for p in $pkgs; do

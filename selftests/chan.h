@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -393,6 +394,80 @@ static inline int param_restore(struct param_save *p)
 	if (!p->saved)
 		return 0;
 	return param_set(p->name, p->val);
+}
+
+/* --- descriptor and file-table exhaustion --------------------------------- */
+
+/*
+ * Open eventfds (one struct file each, no path lookup) until one fails or
+ * max are open; their numbers go to fds[]. Returns how many were opened;
+ * *err is the errno of the failure (EMFILE: the process's descriptor
+ * limit; ENFILE: the system's file table), 0 if max were opened.
+ */
+static inline int fill_files(int *fds, int max, int *err)
+{
+	int n = 0;
+
+	*err = 0;
+	while (n < max) {
+		int fd = eventfd(0, EFD_CLOEXEC);
+
+		if (fd < 0) {
+			*err = errno;
+			break;
+		}
+		fds[n++] = fd;
+	}
+	return n;
+}
+
+/* The lowest free descriptor number (dup allocates no file), or -errno. */
+static inline int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return fd;
+}
+
+#define FILE_NR_PATH	"/proc/sys/fs/file-nr"
+#define FILE_MAX_PATH	"/proc/sys/fs/file-max"
+
+/* Read the first number of a /proc/sys file; 0 or -errno. */
+static inline int sysctl_read_ull(const char *path, unsigned long long *val)
+{
+	char buf[128];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = '\0';
+	*val = strtoull(buf, NULL, 10);
+	return 0;
+}
+
+static inline int sysctl_write_ull(const char *path, unsigned long long val)
+{
+	char buf[32];
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	snprintf(buf, sizeof(buf), "%llu", val);
+	n = write(fd, buf, strlen(buf));
+	err = n < 0 ? -errno : 0;
+	close(fd);
+	return err;
 }
 
 #endif /* IPCCHAN_SELFTEST_CHAN_H */

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -2292,6 +2293,148 @@ TEST_F(limits, max_user_bytes_enospc)
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
 	EXPECT_EQ(q0.user_bytes, q.user_bytes);
 	EXPECT_EQ(0, param_restore(&self->p[2]));
+}
+
+/* ---- descriptor limits: nothing created, nothing installed -------------- */
+
+#define FILL_MAX	1024
+
+/* The query's channel counts equal q0's; a message saying which differ. */
+static const char *counts_unchanged(int ctl, const struct ipcchan_query *q0)
+{
+	struct ipcchan_query q;
+
+	if (chan_query(ctl, &q))
+		return "query failed";
+	if (q.nr_channels != q0->nr_channels)
+		return "nr_channels changed";
+	if (q.user_channels != q0->user_channels)
+		return "user_channels changed";
+	return NULL;
+}
+
+/*
+ * With no descriptor free below RLIMIT_NOFILE, then exactly one (a pair
+ * needs two), IPCCHAN_IOC_CREATE fails with -EMFILE, leaves the free
+ * descriptor free and creates no channel; with two free it succeeds.
+ */
+static int create_emfile_child(int ctl)
+{
+	struct rlimit rl = { 32, 32 };
+	struct ipcchan_query q0, q;
+	int fds[32], pair[2], n, err, nfree, r, lowest;
+	const char *why;
+
+	CHILD_CHECK(chan_query(ctl, &q0) == 0, "query");
+	CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit: %s",
+		    strerror(errno));
+	n = fill_files(fds, 32, &err);
+	CHILD_CHECK(err == EMFILE, "filling the descriptor table: %d, then %s",
+		    n, strerror(err));
+	for (nfree = 0; nfree < 2; nfree++) {
+		if (nfree)
+			close(fds[--n]);
+		lowest = lowest_free_fd();
+		CHILD_CHECK(nfree ? lowest == fds[n] : lowest == -EMFILE,
+			    "%d free: lowest free fd %d", nfree, lowest);
+		r = chan_create(ctl, 0, 0, 0, 0, pair);
+		CHILD_CHECK(r == -EMFILE, "%d free: create: %d", nfree, r);
+		r = chan_create(ctl, IPCCHAN_CREATE_DUPLEX, 0, 0, 0, pair);
+		CHILD_CHECK(r == -EMFILE, "%d free: duplex: %d", nfree, r);
+		CHILD_CHECK(lowest_free_fd() == lowest,
+			    "%d free: a descriptor was taken", nfree);
+		why = counts_unchanged(ctl, &q0);
+		CHILD_CHECK(!why, "%d free: %s", nfree, why);
+	}
+	close(fds[--n]);
+	r = chan_create(ctl, IPCCHAN_CREATE_DUPLEX, 0, 0, 0, pair);
+	CHILD_CHECK(r == 0, "two free: %d", r);
+	CHILD_CHECK(chan_query(ctl, &q) == 0 &&
+		    q.nr_channels == q0.nr_channels + 2, "two channels more");
+	return 0;
+}
+
+TEST_F(limits, create_at_descriptor_limit_emfile)
+{
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		alarm(30);
+		_exit(create_emfile_child(self->ctl));
+	}
+	EXPECT_EQ(0, wait_child(pid));
+}
+
+/*
+ * The system's file table full (fs.file-max, for a task without
+ * CAP_SYS_ADMIN): IPCCHAN_IOC_CREATE fails with -ENFILE and creates and
+ * installs nothing, whichever of its two files could not be made; once
+ * files are freed it works. The child fills the table, then frees one
+ * file at a time and retries.
+ */
+static int create_enfile_child(int ctl)
+{
+	struct ipcchan_query q0, q;
+	struct rlimit rl;
+	int *fds, pair[2], n, err, r, lowest, retries = 0;
+	const char *why;
+
+	fds = calloc(FILL_MAX, sizeof(*fds));
+	CHILD_CHECK(fds, "calloc");
+	CHILD_CHECK(chan_query(ctl, &q0) == 0, "query");
+	CHILD_CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit");
+	rl.rlim_cur = rl.rlim_max;
+	CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
+	/* No uid 0 left: no CAP_SYS_ADMIN, which passes the file-max check. */
+	CHILD_CHECK(setresuid(65534, 65534, 65534) == 0, "setresuid: %s",
+		    strerror(errno));
+	n = fill_files(fds, FILL_MAX, &err);
+	CHILD_CHECK(err == ENFILE, "filling the file table: %d, then %s", n,
+		    strerror(err));
+	lowest = lowest_free_fd();
+	r = chan_create(ctl, 0, 0, 0, 0, pair);
+	CHILD_CHECK(r == -ENFILE, "create: %d", r);
+	r = chan_create(ctl, IPCCHAN_CREATE_DUPLEX, 0, 0, 0, pair);
+	CHILD_CHECK(r == -ENFILE, "duplex: %d", r);
+	for (;;) {
+		CHILD_CHECK(lowest_free_fd() == lowest,
+			    "a descriptor was taken (%d retries)", retries);
+		why = counts_unchanged(ctl, &q0);
+		CHILD_CHECK(!why, "%s (%d retries)", why, retries);
+		CHILD_CHECK(n > 0, "still -ENFILE with every file freed");
+		close(fds[--n]);
+		lowest = lowest_free_fd();
+		r = chan_create(ctl, 0, 0, 0, 0, pair);
+		if (r == 0)
+			break;
+		CHILD_CHECK(r == -ENFILE, "create after a free: %d", r);
+		retries++;
+	}
+	CHILD_CHECK(chan_query(ctl, &q) == 0 &&
+		    q.nr_channels == q0.nr_channels + 1, "one channel more");
+	return 0;
+}
+
+TEST_F(limits, create_with_file_table_full_enfile)
+{
+	unsigned long long in_use, max;
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, sysctl_read_ull(FILE_NR_PATH, &in_use));
+	ASSERT_EQ(0, sysctl_read_ull(FILE_MAX_PATH, &max));
+	/* Headroom the child fills well below its descriptor limit. */
+	ASSERT_EQ(0, sysctl_write_ull(FILE_MAX_PATH, in_use + 256));
+	pid = fork();
+	if (pid == 0) {
+		alarm(30);
+		_exit(create_enfile_child(self->ctl));
+	}
+	status = pid > 0 ? wait_child(pid) : -1;
+	ASSERT_EQ(0, sysctl_write_ull(FILE_MAX_PATH, max));
+	ASSERT_GE(pid, 0);
+	EXPECT_EQ(0, status);
 }
 
 TEST_HARNESS_MAIN

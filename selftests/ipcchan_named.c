@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -141,19 +142,26 @@ static int ctl_open_self(void)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Drop every privilege: supplementary groups, gid, uid. */
-static int drop_to(uid_t uid, gid_t gid)
+/* Drop every privilege: to uid and gid with these supplementary groups. */
+static int drop_to_groups(uid_t uid, gid_t gid, size_t ngroups,
+			  const gid_t *groups)
 {
 	dev_dirfd = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dev_dirfd < 0)
 		return -errno;
-	if (setgroups(0, NULL))
+	if (setgroups(ngroups, groups))
 		return -errno;
 	if (setresgid(gid, gid, gid))
 		return -errno;
 	if (setresuid(uid, uid, uid))
 		return -errno;
 	return 0;
+}
+
+/* Drop every privilege: no supplementary groups, gid, uid. */
+static int drop_to(uid_t uid, gid_t gid)
+{
+	return drop_to_groups(uid, gid, 0, NULL);
 }
 
 /* ---- open and create ------------------------------------------------------ */
@@ -974,6 +982,258 @@ TEST_F(named, accounting_and_limits)
 	EXPECT_EQ(q0.user_channels, q.user_channels);
 }
 
+/* ---- fdinfo of named endpoints --------------------------------------------- */
+
+/* Read /proc/self/fdinfo/fd into buf; returns the length or -errno. */
+static int read_fdinfo(int fd, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int pfd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	pfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	n = read(pfd, buf, size - 1);
+	close(pfd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* The value of "<tag>:\t..." in fdinfo text, up to the newline, or NULL. */
+static const char *fdinfo_line(const char *text, const char *tag, char *out,
+			       size_t size)
+{
+	const char *p = text, *end;
+	size_t tlen = strlen(tag);
+
+	for (; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, tag, tlen) || p[tlen] != ':' || p[tlen + 1] != '\t')
+			continue;
+		p += tlen + 2;
+		end = strchr(p, '\n');
+		if (!end)
+			end = p + strlen(p);
+		if ((size_t)(end - p) >= size)
+			return NULL;
+		memcpy(out, p, end - p);
+		out[end - p] = '\0';
+		return out;
+	}
+	return NULL;
+}
+
+/*
+ * A named channel's endpoint shows its name in fdinfo, after the counters
+ * of each direction it has ("ipcchan-rx-name:", "ipcchan-tx-name:"), with
+ * space, tab, newline and backslash escaped as \ooo as in /proc/ipcchan,
+ * so that every line of fdinfo stays one line.
+ */
+TEST_F(named, fdinfo_names)
+{
+	char text[4096], val[1024], want[1024], esc[512], stats[512];
+	const char *name = extra_name(self, "fd a\tb\nc\\d");
+	struct ipcchan_stats st;
+	const char *p;
+	char *q = esc;
+	int sr, s, r, anon[2];
+
+	for (p = name; *p; p++) {
+		if (strchr(" \t\n\\", *p))
+			q += sprintf(q, "\\%03o", (unsigned char)*p);
+		else
+			*q++ = *p;
+	}
+	*q = '\0';
+	sr = chan_open(self->ctl, name, CSR, 0600);
+	ASSERT_GE(sr, 0);
+	s = chan_open(self->ctl, name, IPCCHAN_OPEN_SEND, 0);
+	ASSERT_GE(s, 0);
+	r = chan_open(self->ctl, name, IPCCHAN_OPEN_RECV, 0);
+	ASSERT_GE(r, 0);
+	ASSERT_EQ(0, chan_send_str(s, "abc", 0, IPCCHAN_NONBLOCK));
+	ASSERT_EQ(0, chan_send_str(sr, "hello", 0, IPCCHAN_NONBLOCK));
+	/* The counters now, and the attributes in effect. */
+	ASSERT_EQ(0, chan_stats(sr, 0, &st));
+	snprintf(stats, sizeof(stats),
+		 "queued_msgs=2 queued_bytes=8 sent=2 received=0 senders=2 receivers=2 msg_size_max=%llu queue_msgs=%llu queue_bytes=%llu",
+		 (unsigned long long)st.msg_size_max,
+		 (unsigned long long)st.queue_msgs,
+		 (unsigned long long)st.queue_bytes);
+
+	/* Both directions: counters then name, rx first. */
+	ASSERT_LT(0, read_fdinfo(sr, text, sizeof(text)));
+	TH_LOG("fdinfo of a send+receive endpoint:\n%s", text);
+	ASSERT_NE(NULL, fdinfo_line(text, "ipcchan-rx", val, sizeof(val)));
+	EXPECT_STREQ(stats, val);
+	ASSERT_NE(NULL, fdinfo_line(text, "ipcchan-rx-name", val, sizeof(val)));
+	EXPECT_STREQ(esc, val);
+	ASSERT_NE(NULL, fdinfo_line(text, "ipcchan-tx", val, sizeof(val)));
+	EXPECT_STREQ(stats, val);
+	ASSERT_NE(NULL, fdinfo_line(text, "ipcchan-tx-name", val, sizeof(val)));
+	EXPECT_STREQ(esc, val);
+	EXPECT_LT(strstr(text, "ipcchan-rx-name:"), strstr(text, "ipcchan-tx:"));
+	/* Raw, the name's newline would have split a line. */
+	snprintf(want, sizeof(want), "%s\n", name);
+	EXPECT_EQ(NULL, strstr(text, want));
+
+	/* One direction each. */
+	ASSERT_LT(0, read_fdinfo(s, text, sizeof(text)));
+	EXPECT_EQ(NULL, strstr(text, "ipcchan-rx"));
+	ASSERT_NE(NULL, fdinfo_line(text, "ipcchan-tx-name", val, sizeof(val)));
+	EXPECT_STREQ(esc, val);
+	ASSERT_LT(0, read_fdinfo(r, text, sizeof(text)));
+	EXPECT_EQ(NULL, strstr(text, "ipcchan-tx"));
+	ASSERT_NE(NULL, fdinfo_line(text, "ipcchan-rx-name", val, sizeof(val)));
+	EXPECT_STREQ(esc, val);
+
+	/* An anonymous channel has no name line. */
+	ASSERT_EQ(0, chan_create(self->ctl, 0, 0, 0, 0, anon));
+	ASSERT_LT(0, read_fdinfo(anon[0], text, sizeof(text)));
+	EXPECT_NE(NULL, fdinfo_line(text, "ipcchan-rx", val, sizeof(val)));
+	EXPECT_EQ(NULL, strstr(text, "-name:"));
+	close(anon[0]);
+	close(anon[1]);
+	close(r);
+	close(s);
+	close(sr);
+}
+
+/* ---- descriptor limits: nothing created, nothing installed -------------- */
+
+#define FILL_MAX	1024
+
+/*
+ * With no descriptor free below RLIMIT_NOFILE, IPCCHAN_IOC_OPEN fails with
+ * -EMFILE before it looks at the name: CREATE makes no channel, and an
+ * existing channel gains no endpoint.
+ */
+static int open_emfile_child(int ctl, const char *name, const char *existing)
+{
+	struct rlimit rl = { 32, 32 };
+	struct ipcchan_query q0, q;
+	struct ipcchan_stats st;
+	int fds[32], n, err, fd, probe;
+
+	probe = chan_open(ctl, existing, IPCCHAN_OPEN_SEND, 0);
+	CHILD_CHECK(probe >= 0, "open %s: %d", existing, probe);
+	CHILD_CHECK(chan_query(ctl, &q0) == 0, "query");
+	CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit: %s",
+		    strerror(errno));
+	n = fill_files(fds, 32, &err);
+	CHILD_CHECK(err == EMFILE, "filling the descriptor table: %d, then %s",
+		    n, strerror(err));
+	fd = chan_open(ctl, name, CSR, 0600);
+	CHILD_CHECK(fd == -EMFILE, "create: %d", fd);
+	fd = chan_open(ctl, existing, SR, 0);
+	CHILD_CHECK(fd == -EMFILE, "open existing: %d", fd);
+	CHILD_CHECK(chan_query(ctl, &q) == 0 &&
+		    q.nr_channels == q0.nr_channels &&
+		    q.user_channels == q0.user_channels, "a channel was created");
+	CHILD_CHECK(chan_stats(probe, IPCCHAN_STATS_TX, &st) == 0 &&
+		    st.senders == 2 && st.receivers == 1,
+		    "endpoints: %u senders %u receivers", st.senders,
+		    st.receivers);
+	/* One free: the name was never created. */
+	close(fds[--n]);
+	fd = chan_open(ctl, name, SR, 0);
+	CHILD_CHECK(fd == -ENOENT, "open after the failed create: %d", fd);
+	fd = chan_open(ctl, name, CSR, 0600);
+	CHILD_CHECK(fd >= 0, "create with a free descriptor: %d", fd);
+	return 0;
+}
+
+TEST_F(named, open_at_descriptor_limit_emfile)
+{
+	const char *name = extra_name(self, "emfile");
+	pid_t pid;
+	int fd;
+
+	fd = chan_open(self->ctl, self->name, CSR, 0600);
+	ASSERT_GE(fd, 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		alarm(30);
+		_exit(open_emfile_child(self->ctl, name, self->name));
+	}
+	EXPECT_EQ(0, wait_child(pid));
+	/* The child's create went through once it had a descriptor. */
+	EXPECT_EQ(0, chan_unlink(self->ctl, name));
+	close(fd);
+}
+
+/*
+ * The system's file table full (fs.file-max, for a task without
+ * CAP_SYS_ADMIN): IPCCHAN_IOC_OPEN with CREATE fails with -ENFILE and
+ * leaves no name behind (the channel it made for the name is unlinked
+ * again); an open of an existing name fails likewise and leaves it be.
+ */
+static int open_enfile_child(int ctl, const char *name, const char *existing)
+{
+	struct ipcchan_query q0, q;
+	struct rlimit rl;
+	int *fds, n, err, fd, lowest;
+
+	fds = calloc(FILL_MAX, sizeof(*fds));
+	CHILD_CHECK(fds, "calloc");
+	CHILD_CHECK(chan_query(ctl, &q0) == 0, "query");
+	CHILD_CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit");
+	rl.rlim_cur = rl.rlim_max;
+	CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
+	/* No uid 0 left: no CAP_SYS_ADMIN, which passes the file-max check. */
+	CHILD_CHECK(setresuid(65534, 65534, 65534) == 0, "setresuid: %s",
+		    strerror(errno));
+	n = fill_files(fds, FILL_MAX, &err);
+	CHILD_CHECK(err == ENFILE, "filling the file table: %d, then %s", n,
+		    strerror(err));
+	lowest = lowest_free_fd();
+	fd = chan_open(ctl, name, CSR | IPCCHAN_OPEN_EXCL, 0600);
+	CHILD_CHECK(fd == -ENFILE, "create: %d", fd);
+	fd = chan_open(ctl, existing, SR, 0);
+	CHILD_CHECK(fd == -ENFILE, "open existing: %d", fd);
+	/* Looking a name up needs no file: the failed create left none. */
+	fd = chan_open(ctl, name, SR, 0);
+	CHILD_CHECK(fd == -ENOENT, "open after the failed create: %d", fd);
+	CHILD_CHECK(lowest_free_fd() == lowest, "a descriptor was taken");
+	CHILD_CHECK(chan_query(ctl, &q) == 0 &&
+		    q.nr_channels == q0.nr_channels &&
+		    q.user_channels == q0.user_channels, "a channel was created");
+	while (n > 0)
+		close(fds[--n]);
+	fd = chan_open(ctl, existing, SR, 0);
+	CHILD_CHECK(fd >= 0, "open existing with files free: %d", fd);
+	return 0;
+}
+
+TEST_F(named, open_with_file_table_full_enfile)
+{
+	const char *name = extra_name(self, "enfile");
+	unsigned long long in_use, max;
+	pid_t pid;
+	int fd, status;
+
+	fd = chan_open(self->ctl, self->name, CSR, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, sysctl_read_ull(FILE_NR_PATH, &in_use));
+	ASSERT_EQ(0, sysctl_read_ull(FILE_MAX_PATH, &max));
+	ASSERT_EQ(0, sysctl_write_ull(FILE_MAX_PATH, in_use + 256));
+	pid = fork();
+	if (pid == 0) {
+		alarm(30);
+		_exit(open_enfile_child(self->ctl, name, self->name));
+	}
+	status = pid > 0 ? wait_child(pid) : -1;
+	ASSERT_EQ(0, sysctl_write_ull(FILE_MAX_PATH, max));
+	ASSERT_GE(pid, 0);
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(-ENOENT, chan_open(self->ctl, name, SR, 0));
+	close(fd);
+}
+
 /* ---- permissions ------------------------------------------------------------ */
 
 struct perm_case {
@@ -982,22 +1242,35 @@ struct perm_case {
 	gid_t gid;
 	int send_err;	/* 0 or -EACCES for an open with SEND */
 	int recv_err;	/* likewise with RECV */
+	size_t ngroups;	/* supplementary groups */
+	const gid_t *groups;
 };
+
+static const gid_t grp_root[] = { 0 };
+static const gid_t grp_other_then_root[] = { 27, 0 };
+static const gid_t grp_others[] = { 27, 100 };
 
 static const struct perm_case perm_cases[] = {
 	/* root-owned (uid 0, gid 0) channels opened by uid 1000 */
-	{ 0644, UNPRIV_UID, UNPRIV_GID, -EACCES, 0 },
-	{ 0600, UNPRIV_UID, UNPRIV_GID, -EACCES, -EACCES },
-	{ 0666, UNPRIV_UID, UNPRIV_GID, 0, 0 },
-	{ 0602, UNPRIV_UID, UNPRIV_GID, 0, -EACCES },
-	{ 0604, UNPRIV_UID, UNPRIV_GID, -EACCES, 0 },
-	{ 0660, UNPRIV_UID, UNPRIV_GID, -EACCES, -EACCES },
+	{ 0644, UNPRIV_UID, UNPRIV_GID, -EACCES, 0, 0, NULL },
+	{ 0600, UNPRIV_UID, UNPRIV_GID, -EACCES, -EACCES, 0, NULL },
+	{ 0666, UNPRIV_UID, UNPRIV_GID, 0, 0, 0, NULL },
+	{ 0602, UNPRIV_UID, UNPRIV_GID, 0, -EACCES, 0, NULL },
+	{ 0604, UNPRIV_UID, UNPRIV_GID, -EACCES, 0, 0, NULL },
+	{ 0660, UNPRIV_UID, UNPRIV_GID, -EACCES, -EACCES, 0, NULL },
 	/* in the owning group: the group bits decide, not the other bits */
-	{ 0640, UNPRIV_UID, 0, -EACCES, 0 },
-	{ 0620, UNPRIV_UID, 0, 0, -EACCES },
-	{ 0606, UNPRIV_UID, 0, -EACCES, -EACCES },
+	{ 0640, UNPRIV_UID, 0, -EACCES, 0, 0, NULL },
+	{ 0620, UNPRIV_UID, 0, 0, -EACCES, 0, NULL },
+	{ 0606, UNPRIV_UID, 0, -EACCES, -EACCES, 0, NULL },
 	/* execute bits grant nothing */
-	{ 0611, UNPRIV_UID, UNPRIV_GID, -EACCES, -EACCES },
+	{ 0611, UNPRIV_UID, UNPRIV_GID, -EACCES, -EACCES, 0, NULL },
+	/* in the owning group through a supplementary group: the group bits */
+	{ 0640, UNPRIV_UID, UNPRIV_GID, -EACCES, 0, 1, grp_root },
+	{ 0620, UNPRIV_UID, UNPRIV_GID, 0, -EACCES, 2, grp_other_then_root },
+	{ 0606, UNPRIV_UID, UNPRIV_GID, -EACCES, -EACCES, 2, grp_other_then_root },
+	/* supplementary groups that do not own it: the other bits */
+	{ 0660, UNPRIV_UID, UNPRIV_GID, -EACCES, -EACCES, 2, grp_others },
+	{ 0064, UNPRIV_UID, UNPRIV_GID, -EACCES, 0, 2, grp_others },
 };
 
 static int perm_child(const char *name, const struct perm_case *pc)
@@ -1061,12 +1334,14 @@ TEST_F(named, permissions_by_mode)
 		ASSERT_GE(pid, 0);
 		if (pid == 0) {
 			alarm(30);
-			CHILD_CHECK(drop_to(pc->uid, pc->gid) == 0, "drop");
+			CHILD_CHECK(drop_to_groups(pc->uid, pc->gid,
+						   pc->ngroups, pc->groups) == 0,
+				    "drop");
 			_exit(perm_child(self->name, pc));
 		}
 		EXPECT_EQ(0, wait_child(pid))
-			TH_LOG("case %u: mode %#o uid %u gid %u", i, pc->mode,
-			       pc->uid, pc->gid);
+			TH_LOG("case %u: mode %#o uid %u gid %u, %zu groups", i,
+			       pc->mode, pc->uid, pc->gid, pc->ngroups);
 		/* The name is still there: the child could not unlink it. */
 		EXPECT_EQ(0, chan_unlink(self->ctl, self->name))
 			TH_LOG("case %u", i);
@@ -1457,6 +1732,120 @@ TEST_F_TIMEOUT(named, dead_namespace_names_collected, 60)
 	EXPECT_EQ(q0.user_bytes, q.user_bytes);
 	close(up[0]);
 	close(down[1]);
+}
+
+/*
+ * The collector takes the dead namespace's names only. A namespace a
+ * process still lives in keeps its name (the same string as one in the
+ * initial namespace: names are keyed by namespace), and the initial
+ * namespace keeps its own, each with its message.
+ */
+static int ns_live_child(const char *name, int to_parent, int from_parent)
+{
+	char buf[16], c = 'R';
+	int ctl, fd;
+
+	if (unshare(CLONE_NEWIPC))
+		return 10;
+	ctl = ctl_open_self();
+	if (ctl < 0)
+		return 11;
+	fd = chan_open(ctl, name, CSR | IPCCHAN_OPEN_EXCL, 0600);
+	if (fd < 0)
+		return 12;
+	if (chan_send_str(fd, "live", 0, IPCCHAN_NONBLOCK))
+		return 13;
+	close(fd);
+	if (write(to_parent, &c, 1) != 1)
+		return 14;
+	/* Another namespace died meanwhile: this name is still here. */
+	if (read(from_parent, &c, 1) != 1)
+		return 15;
+	fd = chan_open(ctl, name, IPCCHAN_OPEN_RECV, 0);
+	if (fd < 0)
+		return 16;
+	if (chan_recv(fd, buf, sizeof(buf), IPCCHAN_NONBLOCK, NULL) != 4 ||
+	    memcmp(buf, "live", 4))
+		return 17;
+	return 0;
+}
+
+TEST_F_TIMEOUT(named, dead_namespace_gc_spares_other_names, 60)
+{
+	int live_up[2], live_down[2], dead_up[2], dead_down[2], fd, i;
+	struct ipcchan_query q0, q;
+	pid_t live, dead;
+	char buf[16], c;
+
+	fd = chan_open(self->ctl, self->name, CSR | IPCCHAN_OPEN_EXCL, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, chan_send_str(fd, "init", 0, IPCCHAN_NONBLOCK));
+	close(fd);
+	ASSERT_EQ(0, chan_query(self->ctl, &q0));
+	ASSERT_EQ(0, pipe(live_up));
+	ASSERT_EQ(0, pipe(live_down));
+	ASSERT_EQ(0, pipe(dead_up));
+	ASSERT_EQ(0, pipe(dead_down));
+	live = fork();
+	ASSERT_GE(live, 0);
+	if (live == 0) {
+		alarm(50);
+		close(live_up[0]);
+		close(live_down[1]);
+		_exit(ns_live_child(self->name, live_up[1], live_down[0]));
+	}
+	close(live_up[1]);
+	close(live_down[0]);
+	ASSERT_EQ(1, read(live_up[0], &c, 1));
+	dead = fork();
+	ASSERT_GE(dead, 0);
+	if (dead == 0) {
+		alarm(50);
+		close(dead_up[0]);
+		close(dead_down[1]);
+		_exit(ns_gc_child(dead_up[1], dead_down[0]));
+	}
+	close(dead_up[1]);
+	close(dead_down[0]);
+	ASSERT_EQ(1, read(dead_up[0], &c, 1));
+	ASSERT_EQ(0, chan_query(self->ctl, &q));
+	EXPECT_EQ(q0.nr_channels + 2, q.nr_channels);
+
+	/* The second child's namespace dies: its name alone is collected. */
+	ASSERT_EQ(1, write(dead_down[1], "x", 1));
+	ASSERT_EQ(0, wait_child(dead));
+	for (i = 0; i < 200; i++) {
+		ASSERT_EQ(0, chan_query(self->ctl, &q));
+		if (q.nr_channels == q0.nr_channels + 1)
+			break;
+		sleep_ms(50);
+	}
+	EXPECT_EQ(q0.nr_channels + 1, q.nr_channels);
+	/* Several more rounds of the collector (every 0.5 s) take nothing. */
+	sleep_ms(1500);
+	ASSERT_EQ(0, chan_query(self->ctl, &q));
+	EXPECT_EQ(q0.nr_channels + 1, q.nr_channels);
+
+	fd = chan_open(self->ctl, self->name, IPCCHAN_OPEN_RECV, 0);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(4, chan_recv(fd, buf, sizeof(buf), IPCCHAN_NONBLOCK, NULL));
+	EXPECT_EQ(0, memcmp(buf, "init", 4));
+	close(fd);
+	ASSERT_EQ(1, write(live_down[1], "x", 1));
+	EXPECT_EQ(0, wait_child(live));
+	/* Now the live one's namespace is dead too. */
+	for (i = 0; i < 200; i++) {
+		ASSERT_EQ(0, chan_query(self->ctl, &q));
+		if (q.nr_channels == q0.nr_channels)
+			break;
+		sleep_ms(50);
+	}
+	EXPECT_EQ(q0.nr_channels, q.nr_channels);
+	EXPECT_EQ(0, chan_unlink(self->ctl, self->name));
+	close(live_up[0]);
+	close(live_down[1]);
+	close(dead_up[0]);
+	close(dead_down[1]);
 }
 
 TEST_HARNESS_MAIN

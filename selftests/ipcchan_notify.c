@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -867,6 +868,58 @@ TEST_F(notify, signal_goes_to_registering_thread)
 	EXPECT_EQ(getpid(), a.si.si_pid);
 	pthread_barrier_destroy(&a.registered);
 	pthread_barrier_destroy(&a.sent);
+}
+
+struct exit_arg {
+	int fd;
+	int notify_ret;
+	pid_t tid;
+};
+
+static void *register_and_exit(void *p)
+{
+	struct exit_arg *a = p;
+
+	a->tid = gettid();
+	a->notify_ret = chan_notify(a->fd, 0, SIGUSR1, 5);
+	return NULL;
+}
+
+/*
+ * The signal goes to the registering thread only: once that thread has
+ * exited, a message sends nothing (not to the process, not to another
+ * thread), and the registration, which belongs to the process, stays
+ * until removed.
+ */
+TEST_F(notify, no_signal_after_registering_thread_exits)
+{
+	struct exit_arg a = { .fd = self->fds[0], .notify_ret = 1 };
+	char path[64], buf[8];
+	struct stat st;
+	pthread_t t;
+	int i;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, register_and_exit, &a));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EQ(0, a.notify_ret);
+	/* Joined is not yet gone: wait until the kernel has released it. */
+	snprintf(path, sizeof(path), "/proc/self/task/%d", a.tid);
+	for (i = 0; i < 200 && stat(path, &st) == 0; i++)
+		sleep_ms(10);
+	ASSERT_NE(0, stat(path, &st)) TH_LOG("thread %d still listed", a.tid);
+
+	EXPECT_EQ(0, send_str(self->fds[1], "m"));
+	EXPECT_EQ(0, sig_pending(SIGUSR1));
+	EXPECT_EQ(-EAGAIN, wait_sig(SIGUSR1, NO_SIG_MS, NULL));
+	EXPECT_EQ(1, recv_one(self->fds[0], buf, sizeof(buf)));
+	/* Still registered: this process removes it, once. */
+	EXPECT_EQ(0, chan_notify(self->fds[0], IPCCHAN_NOTIFY_REMOVE, 0, 0));
+	EXPECT_EQ(-ENOENT, chan_notify(self->fds[0], IPCCHAN_NOTIFY_REMOVE, 0,
+				       0));
+	/* Control: registered from this thread, the same send signals. */
+	ASSERT_EQ(0, chan_notify(self->fds[0], 0, SIGUSR1, 5));
+	EXPECT_EQ(0, send_str(self->fds[1], "m"));
+	EXPECT_EQ(SIGUSR1, wait_sig(SIGUSR1, SIG_WAIT_MS, NULL));
 }
 
 TEST_F(notify, no_signal_after_exec)

@@ -60,6 +60,18 @@ for rel in $kernels; do
 			fail=$((fail + 1))
 		fi
 	fi
+	# A module built with gcov (a kernel with CONFIG_GCOV_KERNEL): its
+	# coverage data must have come out of the guest (scripts/coverage.sh).
+	if nm -u "build/$rel/ipcchan.ko" 2>/dev/null | grep -qw __gcov_init; then
+		if scripts/coverage.sh "$rel" "$out" > "build/$rel.coverage.log" 2>&1; then
+			echo "ok - $rel coverage data ($(tail -n 2 "build/$rel.coverage.log" | head -n 1 | sed 's/^coverage: //'))"
+			pass=$((pass + 1))
+		else
+			sed 's/^/# /' "build/$rel.coverage.log"
+			echo "not ok - $rel coverage data"
+			fail=$((fail + 1))
+		fi
+	fi
 	if [ "$skip" -ne 0 ]; then
 		echo "# $skip test(s) skipped under the harness: counted as failures"
 		fail=$((fail + skip))

@@ -3,7 +3,10 @@
 # Boot the test guest for one kernel under QEMU (TCG) with ipcchan.ko
 # built for it. The kernel console goes to OUTDIR/console.log; what the
 # guest reports goes to OUTDIR/guest.log (and, in cmd mode, to stdout as it
-# runs). A watchdog kills QEMU after SECONDS: a guest that hangs fails.
+# runs). A third serial port (ttyS2) goes to OUTDIR/gcov.log: a guest
+# whose kernel has gcov writes the module's coverage data there after rmmod
+# (vm/guest-init; read by scripts/coverage.sh). A watchdog kills QEMU after
+# SECONDS: a guest that hangs fails.
 # Exit status: QEMU's, or 124 when the watchdog fired.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +26,7 @@ image=/boot/vmlinuz-$rel
 [ -f "$image" ] || image=${IPCCHAN_CACHE:-/var/cache/ipcchan}/kernels/$rel/vmlinuz
 [ -f "$image" ] || { echo "run.sh: no kernel image for $rel" >&2; exit 2; }
 mkdir -p "$out"
-rm -f "$out/console.log" "$out/guest.log"
+rm -f "$out/console.log" "$out/guest.log" "$out/gcov.log"
 "$top/vm/mkinitramfs.sh" "$out/initramfs.cpio.gz" "$ko" "$top/selftests" $cmd
 
 # Settings that change numbers, recorded for the benchmark: default CPU
@@ -46,6 +49,7 @@ shell)
 *)
 	echo "run.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
+qemu+=(-serial "file:$out/gcov.log")
 
 if [ "$mode" = shell ]; then
 	exec "${qemu[@]}"
@@ -56,7 +60,7 @@ fi
 # failure, a crash the log scanner's.
 boot_limit=${IPCCHAN_BOOT_TIMEOUT:-120}
 for attempt in 1 2; do
-	rm -f "$out/console.log" "$out/guest.log"
+	rm -f "$out/console.log" "$out/guest.log" "$out/gcov.log"
 	timeout -k 10 "$limit" "${qemu[@]}" < /dev/null &
 	pid=$!
 	booted=0
