@@ -29,6 +29,11 @@ for rel in $(vm/kernels.sh); do
 		rc=1
 	fi
 done
+# Programs built against libipcchan 0.1 must keep working with this one.
+if ! make -s -C lib check > /dev/null; then
+	echo "lint: libipcchan's 0.1 symbol versions read past the 0.1 structs"
+	rc=1
+fi
 # The README's example program must keep compiling against the library.
 ex=$(mktemp -d)
 sed -n '/^```c$/,/^```$/p' README.md | sed '1d;$d' > "$ex/example.c"
@@ -39,5 +44,5 @@ if ! gcc -Wall -Wextra -Werror -Ilib/include -Iuapi "$ex/example.c" \
 fi
 rm -rf "$ex"
 
-[ $rc -eq 0 ] && echo "lint: ok (checkpatch --strict; README example builds; W=1 and sparse on $(vm/kernels.sh | tr '\n' ' '))"
+[ $rc -eq 0 ] && echo "lint: ok (checkpatch --strict; README example builds; library 0.1 ABI; W=1 and sparse on $(vm/kernels.sh | tr '\n' ' '))"
 exit $rc
