@@ -788,7 +788,8 @@ struct ipcchan_notify {
 /**
  * struct ipcchan_slot_loan - take a free slot (on an endpoint that sends)
  * @flags:      in: IPCCHAN_NONBLOCK, _TIMEOUT, _ABSTIME, _REALTIME: how long
- *              to wait for a free slot, as for a send.
+ *              to wait for a free slot, as for a send (O_NONBLOCK on the
+ *              endpoint counts as IPCCHAN_NONBLOCK, as for a send).
  * @timeout_ns: in: with IPCCHAN_TIMEOUT.
  * @slot:       out: the slot now held by this endpoint.
  * @pad:        must be zero.
@@ -864,7 +865,10 @@ struct ipcchan_slot_release {
  * Errors: -EAGAIN, -ETIMEDOUT, -EINTR (a waiting WAIT, as for a send),
  * -EOVERFLOW, -EINVAL (op, index out of range (also with no semaphores),
  * count, flags not allowed with op, reserved), -ENOMEM (the first UNDO
- * operation of an endpoint), -EFAULT.
+ * operation of an endpoint), -EFAULT (the struct cannot be read; or the
+ * result of a WAIT or GETVALUE cannot be written back, and a WAIT then
+ * gives its unit back). A POST whose result cannot be written back has
+ * posted and returns 0: a retry would post twice.
  */
 struct ipcchan_sem {
 	__u64 flags;
