@@ -1263,7 +1263,30 @@ TEST_F(shm, mapping_outlives_fd_name_and_peers)
  * unmaps everything; the peer's writes keep landing, and what it reads
  * back is what it wrote.
  */
-TEST_F_TIMEOUT(shm, munmap_while_peer_writes, 60)
+/* Print a task's state, wait channel and current syscall (diagnostics). */
+static void show_task(pid_t pid)
+{
+	static const char *const files[] = { "stat", "wchan", "syscall" };
+	char path[64], buf[512];
+	unsigned int i;
+	ssize_t n;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), "/proc/%d/%s", pid, files[i]);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = 0;
+			ksft_print_msg("writer %s: %s\n", files[i], buf);
+		}
+	}
+}
+
+TEST_F_TIMEOUT(shm, munmap_while_peer_writes, 90)
 {
 	size_t region = 16 * self->page;
 	volatile __u32 *counter;
@@ -1318,12 +1341,19 @@ TEST_F_TIMEOUT(shm, munmap_while_peer_writes, 60)
 	counter = rg.addr;
 	close_pair(fds);
 	last = __atomic_load_n(counter, __ATOMIC_ACQUIRE);
-	for (i = 0; i < WAIT_MS / 5; i++) {
+	/*
+	 * Progress, not speed: a loaded TCG host was seen to leave the writer
+	 * unscheduled for 10 s, so wait up to 3 * WAIT_MS and, if it still
+	 * made none, say what the writer is doing.
+	 */
+	for (i = 0; i < 3 * WAIT_MS / 5; i++) {
 		now = __atomic_load_n(counter, __ATOMIC_ACQUIRE);
 		if (now > last)
 			break;
 		sleep_ms(5);
 	}
+	if (now <= last)
+		show_task(pid);
 	EXPECT_LT(last, now);
 	last = now;
 	ASSERT_EQ(0, ipcchan_unmap(&rg));
