@@ -1225,7 +1225,9 @@ struct s_worker {
 	__u32 op;
 	__u64 op_flags;
 	__u64 ops;
-	__u32 held;		/* slots it holds (a lower bound) */
+	__u32 held;		/* slots it holds (a lower bound: raised
+				 * after a loan or RECV_SLOT, lowered before
+				 * a send or release) */
 	__u32 in_cs;		/* lockers: inside, maybe counted */
 	__u64 done;		/* lockers: increments done, every gen */
 	__u64 pub;		/* receivers: as k_slot.pub; bit 40: RECV_SLOT */
@@ -1354,16 +1356,18 @@ static void s_sender_main(struct s_ctx *sc, unsigned int w)
 		k_fill(ipcchan_slot_ptr(&rg, slot), s->id, S_CHAN, seq, len);
 		if (kind == 1) {
 			/* Changed its mind: back to the pool unsent. */
+			__atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
 			ret = ipcchan_slot_release(fd, slot);
 			if (ret)
 				viol("sender %u: release of slot %d: %d",
 				     s->id, slot, ret);
-			__atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
 			goto next;
 		}
 		flags = s_mode(&r, w, &tmo);
 		__atomic_store_n(&me->state, (__u64)seq << 32 | 1,
 				 __ATOMIC_SEQ_CST);
+		/* held is a lower bound: it drops before the slot goes. */
+		__atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
 		s_set_op(s, S_SEND, flags);
 		ret = ipcchan_slot_send(fd, slot, len, prio, flags, tmo);
 		__atomic_store_n(&me->state, (__u64)(seq + !ret) << 32,
@@ -1376,7 +1380,6 @@ static void s_sender_main(struct s_ctx *sc, unsigned int w)
 				viol("sender %u: release after a failed send (%d): %d",
 				     s->id, ret, r2);
 		}
-		__atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
 next:
 		s_set_op(s, S_IDLE, 0);
 		__atomic_fetch_add(&s->ops, 1, __ATOMIC_SEQ_CST);
@@ -1452,11 +1455,11 @@ static void s_receiver_main(struct s_ctx *sc, unsigned int w)
 					 __ATOMIC_SEQ_CST);
 			if (chance(&r, 20))
 				sleep_ms(1 + rn(&r, 3));
+			__atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
 			ret = ipcchan_slot_release(fd, slot);
 			if (ret)
 				viol("receiver %d: release of slot %u: %ld",
 				     getpid(), slot, ret);
-			__atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
 		} else if (ret >= 0) {
 			good = s_log(s, pos, s->buf, (__u64)ret,
 				     "receiver, by copy");
@@ -1530,12 +1533,13 @@ static void s_hoarder_main(struct s_ctx *sc, unsigned int w)
 		s_set_op(s, S_HOLD, 0);
 		sleep_ms(rn(&r, 4));
 		for (i = n; i-- > 0;) {
-			int ret = ipcchan_slot_release(fd, held[i]);
+			int ret;
 
+			__atomic_store_n(&s->held, i, __ATOMIC_SEQ_CST);
+			ret = ipcchan_slot_release(fd, held[i]);
 			if (ret)
 				viol("hoarder: release of slot %u: %d",
 				     held[i], ret);
-			__atomic_store_n(&s->held, i, __ATOMIC_SEQ_CST);
 		}
 		n = 0;
 		s_set_op(s, S_IDLE, 0);
