@@ -18,7 +18,10 @@
  * counts; and the query's counters are back at their starting values. A
  * receiver is killed possibly after the kernel handed it messages: it
  * receives into shared memory, so those count too. Holders of shared
- * slots and semaphore units will be more kinds of worker (k_kinds[]).
+ * slots and semaphore units are the kinds of kill_shm (s_kinds[]).
+ *
+ * kill_shm: the same game on a channel with a region of zero-copy slots
+ * and semaphores (see its own comment below).
  *
  * close_races: close of the last peer endpoint while threads are blocked
  * in recv, send, epoll_wait and poll on the other end (end of channel,
