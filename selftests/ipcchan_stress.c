@@ -18,7 +18,10 @@
  * counts; and the query's counters are back at their starting values. A
  * receiver is killed possibly after the kernel handed it messages: it
  * receives into shared memory, so those count too. Holders of shared
- * slots and semaphore units will be more kinds of worker (k_kinds[]).
+ * slots and semaphore units are the kinds of kill_shm (s_kinds[]).
+ *
+ * kill_shm: the same game on a channel with a region of zero-copy slots
+ * and semaphores (see its own comment below).
  *
  * close_races: close of the last peer endpoint while threads are blocked
  * in recv, send, epoll_wait and poll on the other end (end of channel,
@@ -1172,6 +1175,912 @@ TEST_F_TIMEOUT(stress, kill_workers, 240)
 	expect_baseline(_metadata, self);
 	EXPECT_EQ(0, viol_report());
 	munmap(kc.sh, sizeof(*kc.sh));
+}
+
+/* ---- kill_shm ------------------------------------------------------------- */
+
+/*
+ * kill_shm: the kill_workers game on a named channel with a region of
+ * zero-copy slots and two semaphores. Each worker opens its own endpoint
+ * in the child (slots and undo belong to the open file), so its death is
+ * the release of that file. The kinds (s_kinds[]): slot senders (loan,
+ * write in place, send the slot; sometimes release unsent, or send a copy),
+ * slot receivers (RECV_SLOT, read in place, hold a moment, release; or by
+ * copy), a hoarder that loans every free slot and then sleeps in a loan on
+ * the exhausted pool, and lockers that take semaphore 0 with
+ * IPCCHAN_SEM_UNDO as a lock around a counter in the region (past the last
+ * slot) and semaphore 1 (S_TOKENS units) as a pool of tokens, with UNDO.
+ * The killer aims at a sender asleep in SLOT_LOAN, a worker holding slots,
+ * a lock holder, one asleep in SEM WAIT, one asleep in send or receive,
+ * and any. Afterwards: REGION_INFO always adds up; once every worker is
+ * gone every slot is free and slots_reclaimed grew by at least what the
+ * killed workers were seen to hold; the lock is back at 1 and the tokens
+ * at S_TOKENS (undo); the counter lost no increment and gained at most one
+ * per holder killed inside; every message was received at most once,
+ * intact, every confirmed one received (or taken by a receiver killed with
+ * the slot in hand before it logged it: counted, and the kernel's received
+ * count must match); survivors stop by themselves; QUERY's
+ * user_region_bytes is back at its start once the endpoints are closed,
+ * while the parent still maps the region.
+ */
+#define S_WORKERS	7
+#define S_CHAN		3	/* the channel number in message heads */
+#define S_SLOT_SIZE	960	/* 17 slots in 4 pages, 64 bytes left over */
+#define S_QUEUE_MSGS	8
+#define S_TOKENS	2
+#define S_HANG_MS	20000
+#define S_PARENT_LOG	4096
+
+enum s_op { S_IDLE, S_OPEN, S_LOAN, S_SEND, S_RECV, S_HOLD, S_LOCK, S_CS,
+	    S_TOKEN };
+
+/* Past the last slot: the counter semaphore 0 protects. */
+struct s_counter {
+	__u64 count;
+	__s32 owner;		/* pid of the holder, 0 when free */
+	__u32 pad;
+};
+
+struct s_worker {
+	pid_t pid;
+	__u32 gen;
+	__u32 id;		/* senders: the current sender id */
+	__u32 op;
+	__u64 op_flags;
+	__u64 ops;
+	__u32 held;		/* slots it holds (a lower bound: raised
+				 * after a loan or RECV_SLOT, lowered before
+				 * a send or release) */
+	__u32 in_cs;		/* lockers: inside, maybe counted */
+	__u64 done;		/* lockers: increments done, every gen */
+	__u64 pub;		/* receivers: as k_slot.pub; bit 40: RECV_SLOT */
+	struct ipcchan_recv rv;	/* receivers: what the kernel wrote back */
+	__u32 log[K_LOG];
+	unsigned char buf[K_MSG_MAX];
+};
+
+#define S_MAX_KILLS	1024
+
+struct s_shared {
+	int stop;
+	unsigned int nkilled;
+	pid_t killed[S_MAX_KILLS];	/* appended to before each kill */
+	struct s_worker w[S_WORKERS];
+	struct k_sender snd[K_MAX_IDS];
+};
+
+struct s_ctx {
+	struct s_shared *sh;
+	int ctl;
+	int fd;			/* the parent's endpoint (send and receive) */
+	const char *name;
+	struct ipcchan_region rg;	/* the parent's mapping */
+	size_t cnt_off;		/* of the counter */
+};
+
+/* Worker slots that may sleep without a timeout (see k_slot_untimed). */
+static const int s_untimed[S_WORKERS] = { 1, 0, 1, 0, 0, 1, 0 };
+
+static __u64 s_mode(struct rng *r, unsigned int w, __u64 *timeout_ns)
+{
+	unsigned int m = rn(r, 10);
+
+	*timeout_ns = 0;
+	if (m < 2)
+		return IPCCHAN_NONBLOCK;
+	if (m < 6 || !s_untimed[w]) {
+		*timeout_ns = (1 + rn(r, 20)) * NSEC_PER_MSEC;
+		return IPCCHAN_TIMEOUT;
+	}
+	return 0;
+}
+
+static void s_set_op(struct s_worker *s, enum s_op op, __u64 flags)
+{
+	s->op_flags = flags;
+	__atomic_store_n(&s->op, op, __ATOMIC_SEQ_CST);
+}
+
+/* The worker's own endpoint of the named channel, and its mapping. */
+static int s_open(struct s_ctx *sc, struct s_worker *s, __u64 dir,
+		  struct ipcchan_region *rg)
+{
+	int fd, ret;
+
+	s_set_op(s, S_OPEN, 0);
+	fd = chan_open(sc->ctl, sc->name, dir | IPCCHAN_FD_CLOEXEC, 0);
+	if (fd < 0) {
+		viol("worker %d: open of the named channel: %d", getpid(), fd);
+		_exit(2);
+	}
+	ret = ipcchan_map(fd, 0, rg);
+	if (ret) {
+		viol("worker %d: map: %d", getpid(), ret);
+		_exit(2);
+	}
+	/* The parent's endpoint is shared with it: never use it here. */
+	close(sc->fd);
+	s_set_op(s, S_IDLE, 0);
+	return fd;
+}
+
+static void s_sender_main(struct s_ctx *sc, unsigned int w)
+{
+	struct s_shared *sh = sc->sh;
+	struct s_worker *s = &sh->w[w];
+	struct k_sender *me = &sh->snd[s->id];
+	unsigned char copy[K_MSG_MAX];
+	struct ipcchan_region rg;
+	struct rng r;
+	int fd;
+
+	rng_init(&r, 2000 + s->id);
+	fd = s_open(sc, s, IPCCHAN_OPEN_SEND, &rg);
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_SEQ_CST)) {
+		unsigned int seq = (unsigned int)(me->state >> 32), len;
+		unsigned int prio = rn(&r, 4), kind = rn(&r, 10);
+		__u64 flags, tmo;
+		int slot, ret;
+
+		len = sizeof(struct k_hdr) +
+		      rn(&r, K_MSG_MAX - sizeof(struct k_hdr) + 1);
+		if (seq >= K_MAX_SEQ) {
+			sleep_ms(1);
+			continue;
+		}
+		me->chan_of[seq] = S_CHAN;
+		if (kind == 0) {
+			/* An ordinary message, by copy, on the same channel. */
+			k_fill(copy, s->id, S_CHAN, seq, len);
+			flags = s_mode(&r, w, &tmo);
+			__atomic_store_n(&me->state, (__u64)seq << 32 | 1,
+					 __ATOMIC_SEQ_CST);
+			s_set_op(s, S_SEND, flags);
+			ret = chan_send_t(fd, copy, len, prio, flags, tmo);
+			__atomic_store_n(&me->state,
+					 (__u64)(seq + !ret) << 32,
+					 __ATOMIC_SEQ_CST);
+			goto next;
+		}
+		flags = s_mode(&r, w, &tmo);
+		s_set_op(s, S_LOAN, flags);
+		slot = ipcchan_slot_loan(fd, flags, tmo);
+		if (slot < 0) {
+			ret = slot;
+			goto next;
+		}
+		__atomic_store_n(&s->held, 1, __ATOMIC_SEQ_CST);
+		s_set_op(s, S_HOLD, 0);
+		if ((unsigned int)slot >= rg.nr_slots) {
+			viol("sender %u: loaned slot %d of %u", s->id, slot,
+			     rg.nr_slots);
+			_exit(2);
+		}
+		k_fill(ipcchan_slot_ptr(&rg, slot), s->id, S_CHAN, seq, len);
+		if (kind == 1) {
+			/* Changed its mind: back to the pool unsent. */
+			__atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
+			ret = ipcchan_slot_release(fd, slot);
+			if (ret)
+				viol("sender %u: release of slot %d: %d",
+				     s->id, slot, ret);
+			goto next;
+		}
+		flags = s_mode(&r, w, &tmo);
+		__atomic_store_n(&me->state, (__u64)seq << 32 | 1,
+				 __ATOMIC_SEQ_CST);
+		/* held is a lower bound: it drops before the slot goes. */
+		__atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
+		s_set_op(s, S_SEND, flags);
+		ret = ipcchan_slot_send(fd, slot, len, prio, flags, tmo);
+		__atomic_store_n(&me->state, (__u64)(seq + !ret) << 32,
+				 __ATOMIC_SEQ_CST);
+		if (ret) {
+			/* A failed send leaves the slot with the sender. */
+			int r2 = ipcchan_slot_release(fd, slot);
+
+			if (r2)
+				viol("sender %u: release after a failed send (%d): %d",
+				     s->id, ret, r2);
+		}
+next:
+		s_set_op(s, S_IDLE, 0);
+		__atomic_fetch_add(&s->ops, 1, __ATOMIC_SEQ_CST);
+		if (ret < 0 && ret != -EAGAIN && ret != -ETIMEDOUT)
+			viol("sender %u: %d", s->id, ret);
+	}
+}
+
+/* Log message buf (n bytes) at the receiver's position; 1 if intact. */
+static int s_log(struct s_worker *s, unsigned int pos, const void *buf,
+		 __u64 n, const char *who)
+{
+	const char *why;
+	struct k_hdr h;
+
+	why = k_verify(buf, n, S_CHAN, &h);
+	if (why) {
+		viol("%s: %s", who, why);
+		return 0;
+	}
+	s->log[pos] = (__u32)h.sender << 16 | h.seq;
+	return 1;
+}
+
+static void s_receiver_main(struct s_ctx *sc, unsigned int w)
+{
+	struct s_shared *sh = sc->sh;
+	struct s_worker *s = &sh->w[w];
+	struct ipcchan_region rg;
+	struct rng r;
+	int fd;
+
+	rng_init(&r, 700000 + w * 1000 + s->gen);
+	memset(s->buf, 0, sizeof(s->buf));
+	fd = s_open(sc, s, IPCCHAN_OPEN_RECV, &rg);
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_SEQ_CST)) {
+		unsigned int pos = (unsigned int)s->pub, good = 0;
+		int use_slot = chance(&r, 70);
+		__u64 flags, tmo;
+		long ret;
+
+		if (pos + 1 >= K_LOG) {
+			sleep_ms(1);
+			continue;
+		}
+		flags = s_mode(&r, w, &tmo);
+		((struct k_hdr *)s->buf)->magic = 0;
+		memset(&s->rv, 0, sizeof(s->rv));
+		s->rv.flags = flags | (use_slot ? IPCCHAN_RECV_SLOT : 0);
+		s->rv.buf = ptr64(s->buf);
+		s->rv.len = K_MSG_MAX;
+		s->rv.timeout_ns = tmo;
+		__atomic_store_n(&s->pub, K_RECEIVING | (__u64)use_slot << 40 |
+				 pos, __ATOMIC_SEQ_CST);
+		s_set_op(s, S_RECV, flags);
+		ret = chan_ioctl(fd, IPCCHAN_IOC_RECV, &s->rv);
+		if (ret >= 0 && !s->rv.seq) {
+			viol("receiver %d: end of channel", getpid());
+		} else if (ret >= 0 && use_slot &&
+			   s->rv.slot != IPCCHAN_SLOT_NONE) {
+			__u32 slot = s->rv.slot;
+
+			__atomic_store_n(&s->held, 1, __ATOMIC_SEQ_CST);
+			s_set_op(s, S_HOLD, 0);
+			if (slot >= rg.nr_slots) {
+				viol("receiver %d: slot %u of %u", getpid(),
+				     slot, rg.nr_slots);
+				_exit(2);
+			}
+			good = s_log(s, pos, ipcchan_slot_ptr(&rg, slot),
+				     (__u64)ret, "receiver, in place");
+			__atomic_store_n(&s->pub, pos + good,
+					 __ATOMIC_SEQ_CST);
+			if (chance(&r, 20))
+				sleep_ms(1 + rn(&r, 3));
+			__atomic_store_n(&s->held, 0, __ATOMIC_SEQ_CST);
+			ret = ipcchan_slot_release(fd, slot);
+			if (ret)
+				viol("receiver %d: release of slot %u: %ld",
+				     getpid(), slot, ret);
+		} else if (ret >= 0) {
+			good = s_log(s, pos, s->buf, (__u64)ret,
+				     "receiver, by copy");
+			__atomic_store_n(&s->pub, pos + good,
+					 __ATOMIC_SEQ_CST);
+		} else {
+			__atomic_store_n(&s->pub, pos, __ATOMIC_SEQ_CST);
+			if (ret != -EAGAIN && ret != -ETIMEDOUT)
+				viol("receiver %d: %ld", getpid(), ret);
+		}
+		s_set_op(s, S_IDLE, 0);
+		__atomic_fetch_add(&s->ops, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+/*
+ * A receiver killed inside or just after a receive: a message the kernel
+ * gave it (seq written back) and it did not log is recovered from its
+ * buffer if copied; one taken with its slot is counted in *lost (the slot
+ * went back to the pool with the process, its bytes are gone).
+ */
+static unsigned int s_recover(struct s_worker *s, unsigned int *lost)
+{
+	__u64 pub = __atomic_load_n(&s->pub, __ATOMIC_SEQ_CST);
+	unsigned int pos = (unsigned int)pub;
+
+	if (!(pub & K_RECEIVING) || !s->rv.seq)
+		return 0;
+	if ((pub >> 40 & 1) && s->rv.slot != IPCCHAN_SLOT_NONE) {
+		(*lost)++;
+		__atomic_store_n(&s->pub, pos, __ATOMIC_SEQ_CST);
+		return 0;
+	}
+	pos += s_log(s, pos, s->buf, s->rv.len,
+		     "recovered from a killed receiver");
+	__atomic_store_n(&s->pub, pos, __ATOMIC_SEQ_CST);
+	return 1;
+}
+
+/* Loans every free slot, then sleeps in a loan on the exhausted pool. */
+static void s_hoarder_main(struct s_ctx *sc, unsigned int w)
+{
+	struct s_shared *sh = sc->sh;
+	struct s_worker *s = &sh->w[w];
+	struct ipcchan_region rg;
+	__u32 held[64];
+	unsigned int n = 0, i;
+	struct rng r;
+	int fd, slot;
+
+	rng_init(&r, 900000 + s->gen);
+	fd = s_open(sc, s, IPCCHAN_OPEN_SEND, &rg);
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_SEQ_CST)) {
+		__u64 tmo = (5 + rn(&r, 25)) * NSEC_PER_MSEC;
+
+		s_set_op(s, S_LOAN, IPCCHAN_NONBLOCK);
+		while (n < ARRAY_SIZE(held) &&
+		       (slot = ipcchan_slot_loan(fd, IPCCHAN_NONBLOCK, 0)) >= 0) {
+			held[n++] = slot;
+			__atomic_store_n(&s->held, n, __ATOMIC_SEQ_CST);
+		}
+		/* The pool is empty (or nearly): sleep in a loan. */
+		s_set_op(s, S_LOAN, IPCCHAN_TIMEOUT);
+		slot = ipcchan_slot_loan(fd, IPCCHAN_TIMEOUT, tmo);
+		if (slot >= 0 && n < ARRAY_SIZE(held)) {
+			held[n++] = slot;
+			__atomic_store_n(&s->held, n, __ATOMIC_SEQ_CST);
+		} else if (slot < 0 && slot != -ETIMEDOUT) {
+			viol("hoarder: loan: %d", slot);
+		}
+		s_set_op(s, S_HOLD, 0);
+		sleep_ms(rn(&r, 4));
+		for (i = n; i-- > 0;) {
+			int ret;
+
+			__atomic_store_n(&s->held, i, __ATOMIC_SEQ_CST);
+			ret = ipcchan_slot_release(fd, held[i]);
+			if (ret)
+				viol("hoarder: release of slot %u: %d",
+				     held[i], ret);
+		}
+		n = 0;
+		s_set_op(s, S_IDLE, 0);
+		__atomic_fetch_add(&s->ops, 1, __ATOMIC_SEQ_CST);
+		/* Let the senders the releases woke take their slots. */
+		sleep_ms(1 + rn(&r, 3));
+	}
+	close(fd);
+}
+
+/* A lock holder the test killed leaves its pid as the owner. */
+static int s_was_killed(struct s_shared *sh, pid_t pid)
+{
+	unsigned int i, n = __atomic_load_n(&sh->nkilled, __ATOMIC_SEQ_CST);
+
+	for (i = 0; i < n && i < S_MAX_KILLS; i++)
+		if (sh->killed[i] == pid)
+			return 1;
+	return 0;
+}
+
+/* Semaphore 0 as a lock (UNDO) around the counter; 1 as a token pool. */
+static void s_locker_main(struct s_ctx *sc, unsigned int w)
+{
+	struct s_shared *sh = sc->sh;
+	struct s_worker *s = &sh->w[w];
+	struct ipcchan_region rg;
+	volatile struct s_counter *c;
+	struct timespec ts;
+	struct rng r;
+	int fd, ret;
+
+	rng_init(&r, 800000 + w * 1000 + s->gen);
+	fd = s_open(sc, s, IPCCHAN_OPEN_SEND, &rg);
+	c = (volatile struct s_counter *)((char *)rg.addr + sc->cnt_off);
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_SEQ_CST)) {
+		unsigned int sem = chance(&r, 70) ? 0 : 1;
+		__u64 flags, tmo;
+		__u64 v;
+
+		flags = s_mode(&r, w, &tmo);
+		s_set_op(s, sem ? S_TOKEN : S_LOCK, flags);
+		if (flags & IPCCHAN_NONBLOCK) {
+			ret = ipcchan_sem_trywait(fd, sem, IPCCHAN_SEM_UNDO);
+		} else if (flags & IPCCHAN_TIMEOUT) {
+			__u64 t = now_ns(CLOCK_MONOTONIC) + tmo;
+
+			ts.tv_sec = t / NSEC_PER_SEC;
+			ts.tv_nsec = t % NSEC_PER_SEC;
+			ret = ipcchan_sem_timedwait(fd, sem, IPCCHAN_SEM_UNDO,
+						    &ts);
+		} else {
+			ret = ipcchan_sem_wait(fd, sem, IPCCHAN_SEM_UNDO);
+		}
+		if (ret) {
+			if (ret != -EAGAIN && ret != -ETIMEDOUT)
+				viol("locker %d: wait on %u: %d", getpid(),
+				     sem, ret);
+			goto next;
+		}
+		if (sem == 1) {
+			/* A token: hold it a moment. */
+			s_set_op(s, S_HOLD, 0);
+			sleep_ms(rn(&r, 3));
+		} else {
+			__atomic_store_n(&s->in_cs, 1, __ATOMIC_SEQ_CST);
+			s_set_op(s, S_CS, 0);
+			if (c->owner && !s_was_killed(sh, c->owner))
+				viol("locker %d: lock taken while %d holds it",
+				     getpid(), c->owner);
+			c->owner = getpid();
+			v = c->count;
+			if (chance(&r, 30))
+				sleep_ms(1 + rn(&r, 2));
+			else
+				sched_yield();
+			c->count = v + 1;
+			__atomic_fetch_add(&s->done, 1, __ATOMIC_SEQ_CST);
+			if (c->owner != getpid())
+				viol("locker %d: %d entered the lock too",
+				     getpid(), c->owner);
+			c->owner = 0;
+			__atomic_store_n(&s->in_cs, 0, __ATOMIC_SEQ_CST);
+		}
+		ret = ipcchan_sem_post(fd, sem, 1, IPCCHAN_SEM_UNDO);
+		if (ret)
+			viol("locker %d: post on %u: %d", getpid(), sem, ret);
+next:
+		s_set_op(s, S_IDLE, 0);
+		__atomic_fetch_add(&s->ops, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+enum s_kind_id { S_SLOT_SENDER, S_SLOT_RECEIVER, S_HOARDER, S_LOCKER };
+
+struct s_kind {
+	void (*main)(struct s_ctx *sc, unsigned int w);
+	int sends;		/* takes a new sender id at each start */
+};
+
+static const struct s_kind s_kinds[] = {
+	[S_SLOT_SENDER] = { .main = s_sender_main, .sends = 1 },
+	[S_SLOT_RECEIVER] = { .main = s_receiver_main },
+	[S_HOARDER] = { .main = s_hoarder_main },
+	[S_LOCKER] = { .main = s_locker_main },
+};
+
+static const enum s_kind_id s_worker_kind[S_WORKERS] = {
+	S_SLOT_SENDER, S_SLOT_SENDER, S_SLOT_RECEIVER, S_SLOT_RECEIVER,
+	S_HOARDER, S_LOCKER, S_LOCKER,
+};
+
+static pid_t s_spawn(struct s_ctx *sc, unsigned int w, __u32 *next_id)
+{
+	const struct s_kind *kind = &s_kinds[s_worker_kind[w]];
+	struct s_worker *s = &sc->sh->w[w];
+	pid_t pid;
+
+	if (kind->sends) {
+		if (*next_id >= K_MAX_IDS)
+			return -ENOSPC;
+		s->id = (*next_id)++;
+	}
+	s->op = S_IDLE;
+	s->held = 0;
+	s->in_cs = 0;
+	s->gen++;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		alarm(S_HANG_MS / 1000 * 6);
+		kind->main(sc, w);
+		_exit(0);
+	}
+	s->pid = pid;
+	return pid;
+}
+
+/* Is pid asleep (state S or D in /proc/pid/stat)? */
+static int s_asleep(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && (p[2] == 'S' || p[2] == 'D');
+}
+
+enum { S_AIM_LOAN, S_AIM_HOLD, S_AIM_LOCK, S_AIM_SEMWAIT, S_AIM_MSG,
+       S_AIM_ANY, S_NAIM };
+static const char *const s_aim_names[S_NAIM] = {
+	"asleep in SLOT_LOAN", "holding slots", "holding the lock",
+	"asleep in SEM WAIT", "asleep in send or receive", "anywhere",
+};
+
+static int s_matches(struct s_worker *s, int aim)
+{
+	unsigned int op = __atomic_load_n(&s->op, __ATOMIC_SEQ_CST);
+
+	switch (aim) {
+	case S_AIM_LOAN:
+		return op == S_LOAN && s->op_flags != IPCCHAN_NONBLOCK &&
+		       s_asleep(s->pid);
+	case S_AIM_HOLD:
+		return __atomic_load_n(&s->held, __ATOMIC_SEQ_CST) > 0;
+	case S_AIM_LOCK:
+		return op == S_CS;
+	case S_AIM_SEMWAIT:
+		return (op == S_LOCK || op == S_TOKEN) &&
+		       s->op_flags != IPCCHAN_NONBLOCK && s_asleep(s->pid);
+	case S_AIM_MSG:
+		return (op == S_SEND || op == S_RECV) &&
+		       s->op_flags != IPCCHAN_NONBLOCK && s_asleep(s->pid);
+	}
+	return 1;
+}
+
+static __u64 s_ops(struct s_shared *sh)
+{
+	__u64 n = 0;
+	int i;
+
+	for (i = 0; i < S_WORKERS; i++)
+		n += __atomic_load_n(&sh->w[i].ops, __ATOMIC_SEQ_CST);
+	return n;
+}
+
+static void s_dump(struct s_ctx *sc)
+{
+	struct ipcchan_region_info ri;
+	struct ipcchan_stats st;
+	unsigned int i;
+
+	for (i = 0; i < S_WORKERS; i++)
+		printf("# worker %u: pid %d op %u flags %#llx held %u calls %llu\n",
+		       i, sc->sh->w[i].pid, sc->sh->w[i].op,
+		       (unsigned long long)sc->sh->w[i].op_flags,
+		       sc->sh->w[i].held,
+		       (unsigned long long)sc->sh->w[i].ops);
+	if (!chan_stats(sc->fd, 0, &st))
+		printf("# channel: queued %llu, sleeping senders %u, receivers %u\n",
+		       (unsigned long long)st.queued_msgs,
+		       st.waiting_senders, st.waiting_receivers);
+	if (!ipcchan_region_info(sc->fd, &ri))
+		printf("# slots: free %llu held %llu in flight %llu; sems %d %d\n",
+		       (unsigned long long)ri.slots_free,
+		       (unsigned long long)ri.slots_held,
+		       (unsigned long long)ri.slots_in_flight,
+		       ipcchan_sem_getvalue(sc->fd, 0),
+		       ipcchan_sem_getvalue(sc->fd, 1));
+}
+
+/* Receive by copy whatever is queued (slot messages free their slot). */
+static void s_parent_drain(struct s_ctx *sc, struct k_parent_log *pl)
+{
+	unsigned char buf[K_MSG_MAX];
+	struct ipcchan_recv rv;
+	const char *why;
+	struct k_hdr h;
+	long ret;
+
+	while (pl->n < S_PARENT_LOG) {
+		ret = chan_recv(sc->fd, buf, sizeof(buf), IPCCHAN_NONBLOCK,
+				&rv);
+		if (ret == -EAGAIN)
+			break;
+		if (ret < 0 || !rv.seq) {
+			viol("parent: receive: %ld (seq %llu)", ret,
+			     (unsigned long long)rv.seq);
+			break;
+		}
+		why = k_verify(buf, rv.len, S_CHAN, &h);
+		if (why) {
+			viol("parent: message: %s", why);
+			continue;
+		}
+		pl->ent[pl->n++] = (__u32)h.sender << 16 | h.seq;
+	}
+}
+
+static void s_parent_send(struct s_ctx *sc)
+{
+	struct k_sender *me = &sc->sh->snd[K_PARENT];
+	unsigned int seq = (unsigned int)(me->state >> 32);
+	unsigned char buf[K_MSG_MAX];
+	unsigned int len = sizeof(struct k_hdr) + 8;
+	int ret;
+
+	if (seq >= K_MAX_SEQ)
+		return;
+	k_fill(buf, K_PARENT, S_CHAN, seq, len);
+	me->chan_of[seq] = S_CHAN;
+	ret = chan_send(sc->fd, buf, len, 0, IPCCHAN_NONBLOCK);
+	if (ret == 0)
+		me->state = (__u64)(seq + 1) << 32;
+	else if (ret != -EAGAIN)
+		viol("parent: send: %d", ret);
+}
+
+/* REGION_INFO adds up (slots_held is what the others leave). */
+static void s_expect_info(struct __test_metadata *_metadata, int fd,
+			  struct ipcchan_region_info *ri)
+{
+	ASSERT_EQ(0, ipcchan_region_info(fd, ri));
+	EXPECT_EQ(ri->nr_slots, ri->slots_free + ri->slots_held +
+				ri->slots_in_flight);
+	EXPECT_GE(ri->nr_slots, ri->slots_free);
+	EXPECT_GE(ri->nr_slots, ri->slots_held);
+	EXPECT_GE(ri->nr_slots, ri->slots_in_flight);
+}
+
+TEST_F_TIMEOUT(stress, kill_shm, 240)
+{
+	unsigned int kills = scaled(48), k, w, i, aimed[S_NAIM] = { 0 };
+	unsigned int hit[S_NAIM] = { 0 }, recovered = 0, lost = 0;
+	unsigned long long conf = 0, amb = 0, amb_recv = 0, counted = 0;
+	unsigned long long missing = 0, dup = 0, phantom = 0;
+	unsigned long long held_at_kill = 0, cs_at_kill = 0, done = 0;
+	struct ipcchan_attr attr = {
+		.msg_size_max = K_MSG_MAX, .queue_msgs = S_QUEUE_MSGS,
+	};
+	struct ipcchan_region_info ri0, ri;
+	struct k_parent_log pl = { 0 };
+	struct ipcchan_query q;
+	struct s_ctx sc = { 0 };
+	struct ipcchan_stats st;
+	__u32 next_id = K_PARENT + 1;
+	volatile struct s_counter *cnt;
+	__u64 t0, tstop, ops;
+	long page = sysconf(_SC_PAGESIZE);
+	char name[160];
+	int alive, r;
+	__u8 *seen[K_MAX_IDS];
+
+	attr.region_size = 4 * page;
+	attr.slot_size = S_SLOT_SIZE;
+	attr.nr_sems = 2;
+	snprintf(name, sizeof(name), "%s-shm", self->name);
+	sc.sh = shared_zalloc(sizeof(*sc.sh));
+	ASSERT_NE(NULL, sc.sh);
+	sc.ctl = self->ctl;
+	sc.name = name;
+	pl.ent = calloc(S_PARENT_LOG, sizeof(*pl.ent));
+	ASSERT_NE(NULL, pl.ent);
+	sc.fd = ipcchan_open(self->ctl, name, IPCCHAN_OPEN_CREATE |
+			     IPCCHAN_OPEN_EXCL | IPCCHAN_OPEN_SEND |
+			     IPCCHAN_OPEN_RECV | IPCCHAN_FD_CLOEXEC, 0600,
+			     &attr);
+	ASSERT_LE(0, sc.fd);
+	ASSERT_EQ(0, ipcchan_map(sc.fd, 0, &sc.rg));
+	sc.cnt_off = (size_t)sc.rg.nr_slots * sc.rg.slot_size;
+	ASSERT_LE(sc.cnt_off + sizeof(struct s_counter), sc.rg.size);
+	cnt = (volatile struct s_counter *)((char *)sc.rg.addr + sc.cnt_off);
+	s_expect_info(_metadata, sc.fd, &ri0);
+	ASSERT_EQ(ri0.nr_slots, ri0.slots_free);
+	ASSERT_EQ(0, ipcchan_sem_post(sc.fd, 0, 1, 0));
+	ASSERT_EQ(0, ipcchan_sem_post(sc.fd, 1, S_TOKENS, 0));
+	ASSERT_EQ(0, chan_query(self->ctl, &q));
+	EXPECT_EQ(self->base.user_region_bytes + attr.region_size,
+		  q.user_region_bytes);
+
+	t0 = now_ns(CLOCK_MONOTONIC);
+	for (w = 0; w < S_WORKERS; w++)
+		ASSERT_LT(0, s_spawn(&sc, w, &next_id));
+
+	for (k = 0; k < kills; k++) {
+		int aim = k % S_NAIM, tries;
+		struct s_worker *s = NULL;
+
+		sleep_ms(2 + rn(&self->rng, 15));
+		for (tries = 0; tries < 60 && !s; tries++) {
+			unsigned int first = rn(&self->rng, S_WORKERS);
+
+			for (i = 0; i < S_WORKERS && !s; i++) {
+				struct s_worker *c =
+					&sc.sh->w[(first + i) % S_WORKERS];
+
+				if (s_matches(c, aim))
+					s = c;
+			}
+			if (!s)
+				sleep_ms(1);
+		}
+		if (!s)
+			s = &sc.sh->w[rn(&self->rng, S_WORKERS)];
+		w = s - sc.sh->w;
+		aimed[aim]++;
+		for (i = 0; i < S_NAIM - 1; i++)
+			if (s_matches(s, i))
+				hit[i]++;
+		ASSERT_GT(S_MAX_KILLS, sc.sh->nkilled);
+		sc.sh->killed[sc.sh->nkilled] = s->pid;
+		__atomic_fetch_add(&sc.sh->nkilled, 1, __ATOMIC_SEQ_CST);
+		ASSERT_EQ(0, kill(s->pid, SIGKILL));
+		r = wait_child(s->pid);
+		EXPECT_EQ(128 + SIGKILL, r) TH_LOG("worker %u", w);
+		held_at_kill += __atomic_load_n(&s->held, __ATOMIC_SEQ_CST);
+		if (s_worker_kind[w] == S_LOCKER)
+			cs_at_kill += __atomic_load_n(&s->in_cs,
+						      __ATOMIC_SEQ_CST);
+		if (s_worker_kind[w] == S_SLOT_RECEIVER)
+			recovered += s_recover(s, &lost);
+		s_expect_info(_metadata, sc.fd, &ri);
+		if (s_spawn(&sc, w, &next_id) < 0) {
+			s->pid = 0;
+			TH_LOG("out of sender ids after %u kills", k + 1);
+			break;
+		}
+	}
+
+	ops = s_ops(sc.sh);
+	for (i = 0; i < 2000 && s_ops(sc.sh) < ops + 2 * S_WORKERS; i++)
+		sleep_ms(5);
+	EXPECT_LE(ops + 2 * S_WORKERS, s_ops(sc.sh));
+	if (s_ops(sc.sh) < ops + 2 * S_WORKERS)
+		s_dump(&sc);
+
+	__atomic_store_n(&sc.sh->stop, 1, __ATOMIC_SEQ_CST);
+	tstop = now_ns(CLOCK_MONOTONIC);
+	for (;;) {
+		for (w = 0, alive = 0; w < S_WORKERS; w++) {
+			struct s_worker *s = &sc.sh->w[w];
+
+			if (s->pid <= 0)
+				continue;
+			r = wait_child_ms(s->pid, 0);
+			if (r < 0) {
+				alive++;
+				continue;
+			}
+			EXPECT_EQ(0, r) TH_LOG("worker %u", w);
+			s->pid = 0;
+		}
+		if (!alive)
+			break;
+		if (now_ns(CLOCK_MONOTONIC) - tstop >
+		    (__u64)S_HANG_MS * NSEC_PER_MSEC) {
+			s_dump(&sc);
+			for (w = 0; w < S_WORKERS; w++) {
+				struct s_worker *s = &sc.sh->w[w];
+
+				if (s->pid <= 0)
+					continue;
+				viol("worker %u (pid %d) hangs in op %u", w,
+				     s->pid, s->op);
+				reap(s->pid);
+				s->pid = 0;
+			}
+			break;
+		}
+		s_parent_drain(&sc, &pl);
+		if (!chan_stats(sc.fd, 0, &st) && st.waiting_receivers)
+			s_parent_send(&sc);
+		sleep_ms(2);
+	}
+	s_parent_drain(&sc, &pl);
+	printf("# %u kills in %.1f s; aimed at / hit: %s %u/%u, %s %u/%u, %s %u/%u, %s %u/%u, %s %u/%u, %s %u\n",
+	       kills, (now_ns(CLOCK_MONOTONIC) - t0) / 1e9,
+	       s_aim_names[0], aimed[0], hit[0], s_aim_names[1], aimed[1],
+	       hit[1], s_aim_names[2], aimed[2], hit[2], s_aim_names[3],
+	       aimed[3], hit[3], s_aim_names[4], aimed[4], hit[4],
+	       s_aim_names[5], aimed[5]);
+	EXPECT_LT(0, hit[S_AIM_LOAN]);
+	EXPECT_LT(0, hit[S_AIM_HOLD]);
+	EXPECT_LT(0, hit[S_AIM_LOCK]);
+	EXPECT_LT(0, hit[S_AIM_SEMWAIT]);
+
+	/* Slots: all back, the killed holders' ones reclaimed. */
+	s_expect_info(_metadata, sc.fd, &ri);
+	printf("# slots: %llu loans, %llu reclaimed; held by killed workers at least %llu\n",
+	       (unsigned long long)(ri.loans - ri0.loans),
+	       (unsigned long long)(ri.slots_reclaimed - ri0.slots_reclaimed),
+	       held_at_kill);
+	EXPECT_EQ(ri.nr_slots, ri.slots_free);
+	EXPECT_EQ(0, ri.slots_held);
+	EXPECT_EQ(0, ri.slots_in_flight);
+	EXPECT_EQ(0, ri.slots_held_here);
+	EXPECT_LT(0, held_at_kill);
+	EXPECT_LE(ri0.slots_reclaimed + held_at_kill, ri.slots_reclaimed);
+
+	/* Semaphores: undo gave back what the killed took. */
+	EXPECT_EQ(1, ipcchan_sem_getvalue(sc.fd, 0));
+	EXPECT_EQ(S_TOKENS, ipcchan_sem_getvalue(sc.fd, 1));
+	for (w = 0; w < S_WORKERS; w++)
+		done += sc.sh->w[w].done;
+	printf("# counter %llu: %llu increments done, %llu holders killed inside\n",
+	       (unsigned long long)cnt->count, done, cs_at_kill);
+	EXPECT_LE(done, cnt->count);
+	EXPECT_GE(done + cs_at_kill, cnt->count);
+	EXPECT_LT(0, done);
+
+	/* Messages: at most once, intact, confirmed ones received. */
+	ASSERT_EQ(0, chan_stats(sc.fd, 0, &st));
+	EXPECT_EQ(1, st.senders);
+	EXPECT_EQ(1, st.receivers);
+	EXPECT_EQ(0, st.waiting_senders);
+	EXPECT_EQ(0, st.waiting_receivers);
+	EXPECT_EQ(0, st.queued_msgs);
+	EXPECT_EQ(0, st.dropped);
+	EXPECT_LE(st.peak_msgs, S_QUEUE_MSGS);
+	EXPECT_EQ(st.sent, st.received + st.queued_msgs + st.dropped);
+	for (i = 0; i < K_MAX_IDS; i++)
+		seen[i] = calloc(K_MAX_SEQ, 1);
+	for (w = 0; w < S_WORKERS; w++) {
+		struct s_worker *s = &sc.sh->w[w];
+		unsigned int n = (unsigned int)s->pub;
+
+		if (s_worker_kind[w] != S_SLOT_RECEIVER)
+			continue;
+		for (i = 0; i < n; i++) {
+			__u32 e = s->log[i];
+
+			if (seen[e >> 16] && seen[e >> 16][e & 0xffff] < 255)
+				seen[e >> 16][e & 0xffff]++;
+		}
+	}
+	for (i = 0; i < pl.n; i++) {
+		__u32 e = pl.ent[i];
+
+		if (seen[e >> 16][e & 0xffff] < 255)
+			seen[e >> 16][e & 0xffff]++;
+	}
+	for (i = 0; i < next_id; i++) {
+		__u64 state = sc.sh->snd[i].state;
+		unsigned int sent = state >> 32, fly = state & 0xffffffff;
+		unsigned int qn;
+
+		for (qn = 0; qn < K_MAX_SEQ; qn++) {
+			if (seen[i][qn] > 1)
+				dup++;
+			if (qn < sent) {
+				conf++;
+				if (!seen[i][qn])
+					missing++;
+			} else if (qn < sent + fly) {
+				amb++;
+				amb_recv += !!seen[i][qn];
+			} else if (seen[i][qn]) {
+				phantom++;
+			}
+			counted += seen[i][qn];
+		}
+	}
+	printf("# sent %llu received %llu; confirmed %llu (+%llu undecided, %llu of them received); %u recovered from killed receivers, %u taken in a slot by one\n",
+	       (unsigned long long)st.sent, (unsigned long long)st.received,
+	       conf, amb, amb_recv, recovered, lost);
+	EXPECT_EQ(0, dup);
+	EXPECT_EQ(0, phantom);
+	EXPECT_LE(missing, lost);
+	EXPECT_EQ(counted + lost, st.received);
+	EXPECT_LE(conf + amb_recv, st.sent);
+	EXPECT_GE(conf + amb, st.sent);
+	EXPECT_LT(0, st.received);
+	for (i = 0; i < K_MAX_IDS; i++)
+		free(seen[i]);
+	free(pl.ent);
+
+	/* The region's charge goes with its last endpoint, not its pages. */
+	close(sc.fd);
+	EXPECT_EQ(0, chan_unlink(self->ctl, name));
+	ASSERT_EQ(0, chan_query(self->ctl, &q));
+	EXPECT_EQ(self->base.user_region_bytes, q.user_region_bytes);
+	EXPECT_LE(done, cnt->count);
+	EXPECT_EQ(0, ipcchan_unmap(&sc.rg));
+	expect_baseline(_metadata, self);
+	EXPECT_EQ(0, viol_report());
+	munmap(sc.sh, sizeof(*sc.sh));
 }
 
 /* ---- close_races ---------------------------------------------------------- */
