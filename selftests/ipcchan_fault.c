@@ -2717,9 +2717,10 @@ static void shm_check(struct __test_metadata *_metadata, fix_t *self)
 		     self->held_tx + self->held_rx, self->held_rx, "receiver");
 	ASSERT_EQ(0, region_info(self->fd2, &ri));
 	ASSERT_EQ(0, ri.slots_reclaimed);
-	for (i = 0; i < SHM_SEMS; i++)
+	for (i = 0; i < SHM_SEMS; i++) {
 		ASSERT_EQ(self->semv[i], sem_value(self->fd3, i))
 			TH_LOG("semaphore %d", i);
+	}
 
 	id = PROBE_ID + self->sh_probes++;
 	ASSERT_EQ(0, slot_loan(self->fd3, &slot));
@@ -3340,10 +3341,10 @@ static void after_recv_shm(struct __test_metadata *_metadata, fix_t *self,
 	__u64 seq;
 
 	if (ret < 0) {
-		/* The slot message stays queued, in its place, in flight. */
+		/* The slot message stays queued, in flight, in its place. */
+		shm_check(_metadata, self);
 		pend_peek(_metadata, self, &seq);
 		ASSERT_EQ(self->seq_head, seq);
-		shm_check(_metadata, self);
 		return;
 	}
 	ASSERT_EQ(SHM_LEN, ret);
