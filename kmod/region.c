@@ -120,6 +120,12 @@ static int ipcchan_region_alloc_pages(struct ipcchan_region *r)
 		return 0;
 	/* VM_NORESERVE: pages are accounted as they are touched. */
 	shmem = shmem_file_setup("ipcchan", r->size, VM_NORESERVE);
+	/*
+	 * shmem reports a failed inode allocation as -ENOSPC, which to the
+	 * caller would mean max_user_region_bytes: it is out of memory.
+	 */
+	if (PTR_ERR_OR_ZERO(shmem) == -ENOSPC)
+		return -ENOMEM;
 	if (IS_ERR(shmem))
 		return PTR_ERR(shmem);
 	r->shmem = shmem;

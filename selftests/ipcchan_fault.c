@@ -16,7 +16,9 @@
  *   failslab         ignore-gfp-wait=N (GFP_KERNEL slab allocations are
  *                    eligible; by default only atomic ones are)
  *   fail_page_alloc  ignore-gfp-wait=N, min-order=0 (GFP_KERNEL and
- *                    order-0 page allocations are eligible)
+ *                    order-0 page allocations are eligible);
+ *                    ignore-gfp-highmem=N during the shared-page tests
+ *                    (a region's shmem pages), Y otherwise
  *   fail_usercopy    copy_{from,to}_user, strncpy_from_user, iov_iter
  * and verbose=0 on the three (a forced failure would print a stack trace
  * the harness counts as a kernel problem); probability stays 0, so nothing
@@ -92,6 +94,19 @@
 #define LARGE_LEN	(60 * 1024)
 #define OTHER_UID	4242
 
+/*
+ * Shared pages: a region of SHM_SLOTS slots of two pages each; a slot
+ * message of SHM_LEN bytes crosses a page boundary of its slot.
+ */
+#define SHM_SLOT	8192
+#define SHM_SLOTS	8
+#define SHM_REGION	(SHM_SLOT * SHM_SLOTS)
+#define SHM_SEMS	3
+#define SHM_LEN		6000
+#define SHM_PRIO	5
+#define SHM_BG_ID	0x60000000u
+#define SHM_PEND_MAX	2
+
 enum { K_SLAB, K_PAGE, K_COPY, NKIND };
 static const char *const kind_name[NKIND] = {
 	"failslab", "fail_page_alloc", "fail_usercopy",
@@ -106,6 +121,7 @@ static const struct {
 	{ "failslab/times", TIMES_HIGH },
 	{ "fail_page_alloc/ignore-gfp-wait", "N" },
 	{ "fail_page_alloc/min-order", "0" },
+	{ "fail_page_alloc/ignore-gfp-highmem", "Y" },
 	{ "fail_page_alloc/verbose", "0" },
 	{ "fail_page_alloc/times", TIMES_HIGH },
 	{ "fail_usercopy/verbose", "0" },
@@ -245,6 +261,20 @@ static void __attribute__((destructor)) summary_fini(void)
 
 /* ---- arming fail-nth --------------------------------------------------- */
 
+/*
+ * User pages (shmem's, for a region) are __GFP_HIGHMEM allocations, which
+ * fail_page_alloc skips unless ignore-gfp-highmem=N. The shared-page tests
+ * set that for their own duration (vmalloc's pages are __GFP_HIGHMEM too,
+ * and vmalloc warns when they fail: the other tests keep the default).
+ */
+static int highmem_faults(int on)
+{
+	if (!sum->inject)
+		return 0;
+	return file_write(DEBUGFS "fail_page_alloc/ignore-gfp-highmem",
+			  on ? "N" : "Y");
+}
+
 static int fi_arm(int nth, unsigned int n)
 {
 	char buf[16];
@@ -357,6 +387,7 @@ struct snap {
 	__u64 nr_channels;
 	__u64 user_channels;
 	__u64 user_bytes;
+	__u64 user_region_bytes;
 	__u64 model_bytes;
 	int nfd;
 };
@@ -386,7 +417,7 @@ FIXTURE(fault) {
 
 	/* the loop: expected change since the path started */
 	struct snap s_path, s1;
-	long d_channels, d_bytes;
+	long d_channels, d_bytes, d_region;
 	int d_fds;
 	int injected;
 
@@ -419,6 +450,29 @@ FIXTURE(fault) {
 	unsigned char rbuf[BATCH][BUF_LEN];
 	char text[16384];
 	struct path_rec rec;
+
+	/* Shared pages: fd2 receives, fd3 sends, on a channel with a region. */
+	unsigned char *map;	/* fd3's mapping of the whole region */
+	void *map2;		/* the mapping an mmap path made */
+	int nmaps;		/* region mappings in /proc/self/maps, expected */
+	int held_tx, held_rx;	/* slots fd3 / fd2 hold (0 or 1) */
+	__u32 tslot;		/* the slot fd3 holds */
+	__u32 bg_slot;		/* the background slot message's slot */
+	struct {
+		__u32 slot, id;
+		int zero;	/* its pages were punched: reads as zeros */
+	} pend[SHM_PEND_MAX];	/* the path's slot messages queued, in order */
+	int npend;
+	__u64 sh_sent, sh_received, sh_probes;
+	__u32 semv[SHM_SEMS];	/* the semaphores' values, expected */
+	__u32 sem_before;
+	__u64 reclaimed_before;
+	int zero;		/* the path's slot messages have punched pages */
+	int highmem;		/* highmem_faults() is on */
+	struct ipcchan_slot_loan ln;
+	struct ipcchan_slot_release rl;
+	struct ipcchan_sem sm;
+	struct ipcchan_region_info ri;
 };
 
 typedef FIXTURE_DATA(fault) fix_t;
@@ -515,6 +569,7 @@ static void snap_take(struct __test_metadata *_metadata, fix_t *self,
 	s->nr_channels = q.nr_channels;
 	s->user_channels = q.user_channels;
 	s->user_bytes = q.user_bytes;
+	s->user_region_bytes = q.user_region_bytes;
 	s->model_bytes = self->model_bytes;
 	s->nfd = count_fds();
 	ASSERT_LE(0, s->nfd);
@@ -536,6 +591,8 @@ static void snap_check(struct __test_metadata *_metadata, fix_t *self,
 	ASSERT_EQ(s->user_bytes - s->model_bytes + self->model_bytes +
 		  self->d_bytes, now.user_bytes)
 		TH_LOG("%s: user_bytes", what);
+	ASSERT_EQ(s->user_region_bytes + self->d_region, now.user_region_bytes)
+		TH_LOG("%s: user_region_bytes", what);
 }
 
 /* The failed call changed nothing at all since just before it. */
@@ -553,6 +610,8 @@ static void snap_same(struct __test_metadata *_metadata, fix_t *self,
 		TH_LOG("%s: a failed call changed user_channels", what);
 	ASSERT_EQ(self->s1.user_bytes, now.user_bytes)
 		TH_LOG("%s: a failed call changed user_bytes", what);
+	ASSERT_EQ(self->s1.user_region_bytes, now.user_region_bytes)
+		TH_LOG("%s: a failed call changed user_region_bytes", what);
 }
 
 static void model_add(fix_t *self, __u32 id)
@@ -749,6 +808,10 @@ FIXTURE_TEARDOWN(fault)
 	}
 	if (self->name && self->ctl >= 0)
 		chan_unlink(self->ctl, self->name);
+	if (self->map)
+		munmap(self->map, SHM_REGION);
+	if (self->highmem)
+		EXPECT_EQ(0, highmem_faults(0));
 	close_fd(&self->hold);
 	close_fd(&self->fd2);
 	close_fd(&self->fd3);
@@ -766,6 +829,7 @@ FIXTURE_TEARDOWN(fault)
 		EXPECT_EQ(self->q_start.nr_channels, q.nr_channels);
 		EXPECT_EQ(self->q_start.user_channels, q.user_channels);
 		EXPECT_EQ(self->q_start.user_bytes, q.user_bytes);
+		EXPECT_EQ(self->q_start.user_region_bytes, q.user_region_bytes);
 		EXPECT_EQ(self->nfd_start, count_fds());
 		close_fd(&self->ctl);
 	}
@@ -815,7 +879,7 @@ static void run_path(struct __test_metadata *_metadata, fix_t *self,
 	int k;
 
 	memset(rec, 0, sizeof(*rec));
-	self->d_channels = self->d_bytes = 0;
+	self->d_channels = self->d_bytes = self->d_region = 0;
 	self->d_fds = 0;
 	snap_take(_metadata, self, &self->s_path);
 	for (n = 1;; n++) {
@@ -2406,6 +2470,1307 @@ static const struct fpath path_close_tx = {
 TEST_F_TIMEOUT(fault, close_sender, 300)
 {
 	run_path(_metadata, self, &path_close_tx);
+}
+
+/* ---- shared pages: region, slots, semaphores --------------------------- */
+
+static unsigned char shm_buf[SHM_PEND_MAX][SHM_SLOT];
+
+static void shm_attrs_create(struct ipcchan_create *c)
+{
+	c->region_size = SHM_REGION;
+	c->slot_size = SHM_SLOT;
+	c->nr_sems = SHM_SEMS;
+}
+
+static int shm_create(int ctl, __u64 flags, int fds[2])
+{
+	struct ipcchan_create c;
+	long r;
+
+	memset(&c, 0, sizeof(c));
+	c.flags = flags | IPCCHAN_FD_CLOEXEC;
+	c.fds[0] = c.fds[1] = -1;
+	shm_attrs_create(&c);
+	r = chan_ioctl(ctl, IPCCHAN_IOC_CREATE, &c);
+	if (r < 0)
+		return r;
+	fds[0] = c.fds[0];
+	fds[1] = c.fds[1];
+	return 0;
+}
+
+/* A named channel with the shared-page attributes: the endpoint or -errno. */
+static int shm_named_open(int ctl, const char *name, __u64 flags)
+{
+	struct ipcchan_open o;
+	long r;
+
+	memset(&o, 0, sizeof(o));
+	o.flags = flags | IPCCHAN_OPEN_SEND | IPCCHAN_OPEN_RECV |
+		  IPCCHAN_FD_CLOEXEC;
+	o.name = ptr64(name);
+	o.mode = 0600;
+	o.fd = -1;
+	o.region_size = SHM_REGION;
+	o.slot_size = SHM_SLOT;
+	o.nr_sems = SHM_SEMS;
+	r = chan_ioctl(ctl, IPCCHAN_IOC_OPEN, &o);
+	return r < 0 ? r : o.fd;
+}
+
+static int region_info(int fd, struct ipcchan_region_info *ri)
+{
+	memset(ri, 0, sizeof(*ri));
+	return chan_ioctl(fd, IPCCHAN_IOC_REGION_INFO, ri);
+}
+
+static int slot_loan(int fd, __u32 *slot)
+{
+	struct ipcchan_slot_loan l;
+	long r;
+
+	memset(&l, 0, sizeof(l));
+	l.flags = IPCCHAN_NONBLOCK;
+	r = chan_ioctl(fd, IPCCHAN_IOC_SLOT_LOAN, &l);
+	if (r < 0)
+		return r;
+	*slot = l.slot;
+	return 0;
+}
+
+static int slot_send(int fd, __u32 slot, __u64 len, __u32 prio)
+{
+	struct ipcchan_send s;
+
+	memset(&s, 0, sizeof(s));
+	s.flags = IPCCHAN_SEND_SLOT | IPCCHAN_NONBLOCK;
+	s.slot = slot;
+	s.len = len;
+	s.prio = prio;
+	return chan_ioctl(fd, IPCCHAN_IOC_SEND, &s);
+}
+
+/* Receive with RECV_SLOT: the length, *slot set; or -errno. */
+static long slot_recv(int fd, __u32 *slot, struct ipcchan_recv *r)
+{
+	long n;
+
+	memset(r, 0, sizeof(*r));
+	r->flags = IPCCHAN_RECV_SLOT | IPCCHAN_NONBLOCK;
+	n = chan_ioctl(fd, IPCCHAN_IOC_RECV, r);
+	if (n >= 0)
+		*slot = r->slot;
+	return n;
+}
+
+static int slot_release(int fd, __u32 slot)
+{
+	struct ipcchan_slot_release rel;
+
+	memset(&rel, 0, sizeof(rel));
+	rel.slot = slot;
+	return chan_ioctl(fd, IPCCHAN_IOC_SLOT_RELEASE, &rel);
+}
+
+/* A semaphore's value, or -errno. */
+static long sem_op(int fd, __u32 op, __u32 index, __u32 count, __u64 flags)
+{
+	struct ipcchan_sem s;
+	long r;
+
+	memset(&s, 0, sizeof(s));
+	s.op = op;
+	s.index = index;
+	s.count = count;
+	s.flags = flags;
+	r = chan_ioctl(fd, IPCCHAN_IOC_SEM, &s);
+	return r < 0 ? r : (long)s.value;
+}
+
+static long sem_value(int fd, __u32 index)
+{
+	return sem_op(fd, IPCCHAN_SEM_GETVALUE, index, 0, 0);
+}
+
+/* Mappings of a region (its shmem file is "ipcchan") in /proc/self/maps. */
+static int maps_count(void)
+{
+	char line[512];
+	FILE *f;
+	int n = 0;
+
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "/ipcchan (deleted)"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static unsigned char *slot_ptr(fix_t *self, __u32 slot)
+{
+	return self->map + (size_t)slot * SHM_SLOT;
+}
+
+static int zero_ok(const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/* The slot accounting an endpoint reports: the invariant and the counts. */
+static void slots_expect(struct __test_metadata *_metadata, int fd,
+			 __u64 in_flight, __u64 held, __u64 held_here,
+			 const char *who)
+{
+	struct ipcchan_region_info ri;
+
+	ASSERT_EQ(0, region_info(fd, &ri));
+	ASSERT_EQ(ri.nr_slots, ri.slots_free + ri.slots_held +
+		  ri.slots_in_flight) TH_LOG("%s: slot accounting", who);
+	ASSERT_EQ(in_flight, ri.slots_in_flight) TH_LOG("%s: in flight", who);
+	ASSERT_EQ(held, ri.slots_held) TH_LOG("%s: held", who);
+	ASSERT_EQ(held_here, ri.slots_held_here) TH_LOG("%s: held here", who);
+}
+
+/* A slot goes from @sfd to @rfd through a mapping of @sfd: loan, write, send, receive, release. */
+static void shm_round_trip(struct __test_metadata *_metadata, int sfd,
+			   int rfd, __u32 id)
+{
+	struct ipcchan_recv r;
+	unsigned char *m;
+	__u32 slot, rslot;
+
+	m = mmap(NULL, SHM_REGION, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, slot_loan(sfd, &slot));
+	payload_fill(m + (size_t)slot * SHM_SLOT, id, SHM_LEN);
+	ASSERT_EQ(0, slot_send(sfd, slot, SHM_LEN, 1));
+	ASSERT_EQ(SHM_LEN, slot_recv(rfd, &rslot, &r));
+	ASSERT_EQ(slot, rslot);
+	ASSERT_TRUE(payload_ok(m + (size_t)slot * SHM_SLOT, id, SHM_LEN));
+	ASSERT_EQ(0, slot_release(rfd, slot));
+	ASSERT_EQ(0, munmap(m, SHM_REGION));
+	slots_expect(_metadata, rfd, 0, 0, 0, "after a round trip");
+}
+
+/*
+ * A fresh channel (or pair) with a region is what was asked for and works:
+ * its attributes, all slots free, semaphores at 0; the sender maps it,
+ * loans a slot, writes it, sends it; the receiver takes the slot, the
+ * bytes are there, it releases the slot.
+ */
+static void shm_fresh_usable(struct __test_metadata *_metadata, int sfd,
+			     int rfd, __u32 id)
+{
+	struct ipcchan_region_info ri;
+	int i;
+
+	ASSERT_EQ(0, region_info(rfd, &ri));
+	ASSERT_EQ(SHM_REGION, ri.region_size);
+	ASSERT_EQ(SHM_SLOT, ri.slot_size);
+	ASSERT_EQ(SHM_SLOTS, ri.nr_slots);
+	ASSERT_EQ(SHM_SEMS, ri.nr_sems);
+	ASSERT_EQ(SHM_SLOTS, ri.slots_free);
+	ASSERT_EQ(0, ri.slots_held);
+	ASSERT_EQ(0, ri.slots_in_flight);
+	for (i = 0; i < SHM_SEMS; i++)
+		ASSERT_EQ(0, sem_value(rfd, i));
+	shm_round_trip(_metadata, sfd, rfd, id);
+	ASSERT_EQ(1, sem_op(sfd, IPCCHAN_SEM_POST, 0, 1, 0));
+	ASSERT_EQ(0, sem_op(rfd, IPCCHAN_SEM_WAIT, 0, 0, IPCCHAN_NONBLOCK));
+}
+
+/*
+ * The shared-page channel is consistent with the model and works: stats,
+ * slot accounting (fd3 and fd2 each hold what the model says, the
+ * background slot and the path's queued ones are in flight, nothing was
+ * reclaimed), semaphore values; then a slot round trip above everything
+ * queued, and a new read-only mapping of the receiver that sees the
+ * background slot's bytes.
+ */
+static void shm_check(struct __test_metadata *_metadata, fix_t *self)
+{
+	struct ipcchan_region_info ri;
+	struct ipcchan_stats st;
+	struct ipcchan_recv r;
+	__u32 slot, rslot, id;
+	unsigned char *m;
+	int i;
+
+	ASSERT_EQ(0, chan_stats(self->fd2, 0, &st));
+	ASSERT_EQ(st.sent, st.received + st.queued_msgs + st.dropped);
+	ASSERT_EQ((__u64)2 + self->npend, st.queued_msgs);
+	ASSERT_EQ(self->sh_sent, st.sent);
+	ASSERT_EQ(self->sh_received, st.received);
+	ASSERT_EQ(0, st.dropped);
+	slots_expect(_metadata, self->fd3, 1 + self->npend,
+		     self->held_tx + self->held_rx, self->held_tx, "sender");
+	slots_expect(_metadata, self->fd2, 1 + self->npend,
+		     self->held_tx + self->held_rx, self->held_rx, "receiver");
+	ASSERT_EQ(0, region_info(self->fd2, &ri));
+	ASSERT_EQ(0, ri.slots_reclaimed);
+	for (i = 0; i < SHM_SEMS; i++) {
+		ASSERT_EQ(self->semv[i], sem_value(self->fd3, i))
+			TH_LOG("semaphore %d", i);
+	}
+
+	id = PROBE_ID + self->sh_probes++;
+	ASSERT_EQ(0, slot_loan(self->fd3, &slot));
+	payload_fill(slot_ptr(self, slot), id, SHM_LEN);
+	ASSERT_EQ(0, slot_send(self->fd3, slot, SHM_LEN, PROBE_PRIO));
+	ASSERT_EQ(SHM_LEN, slot_recv(self->fd2, &rslot, &r));
+	ASSERT_EQ(slot, rslot);
+	ASSERT_EQ(PROBE_PRIO, r.prio);
+	ASSERT_TRUE(payload_ok(slot_ptr(self, slot), id, SHM_LEN));
+	ASSERT_EQ(0, slot_release(self->fd2, slot));
+	self->sh_sent++;
+	self->sh_received++;
+
+	m = mmap(NULL, SHM_REGION, PROT_READ, MAP_SHARED, self->fd2, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_TRUE(payload_ok(m + (size_t)self->bg_slot * SHM_SLOT,
+			       SHM_BG_ID + 1, SHM_LEN));
+	ASSERT_EQ(0, munmap(m, SHM_REGION));
+	ASSERT_EQ(self->nmaps, maps_count());
+}
+
+/*
+ * fd2/fd3: a channel with a region, slots and semaphores; fd3 maps it.
+ * Queued through the whole test, below everything a path sends: an
+ * ordinary message and a slot message.
+ */
+static void shm_setup(struct __test_metadata *_metadata, fix_t *self)
+{
+	int fds[2];
+	__u32 slot;
+
+	ASSERT_EQ(0, highmem_faults(1));
+	self->highmem = 1;
+	ASSERT_EQ(0, shm_create(self->ctl, 0, fds));
+	self->fd2 = fds[0];
+	self->fd3 = fds[1];
+	self->map = mmap(NULL, SHM_REGION, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd3, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	payload_fill(self->sbuf[0], SHM_BG_ID, 100);
+	ASSERT_EQ(0, chan_send(self->fd3, self->sbuf[0], 100, 0,
+			       IPCCHAN_NONBLOCK));
+	ASSERT_EQ(0, slot_loan(self->fd3, &slot));
+	payload_fill(slot_ptr(self, slot), SHM_BG_ID + 1, SHM_LEN);
+	ASSERT_EQ(0, slot_send(self->fd3, slot, SHM_LEN, 0));
+	self->bg_slot = slot;
+	self->sh_sent = 2;
+	self->nmaps = maps_count();
+	ASSERT_EQ(1, self->nmaps) TH_LOG("the region's mapping is not listed");
+	shm_check(_metadata, self);
+}
+
+static int pend_ok(fix_t *self, int i, const unsigned char *buf)
+{
+	return self->pend[i].zero ? zero_ok(buf, SHM_LEN) :
+	       payload_ok(buf, self->pend[i].id, SHM_LEN);
+}
+
+static void pend_pop(fix_t *self, int n)
+{
+	memmove(self->pend, self->pend + n,
+		(self->npend - n) * sizeof(self->pend[0]));
+	self->npend -= n;
+	self->sh_received += n;
+	self->d_bytes -= n * IPCCHAN_MSG_OVERHEAD;
+}
+
+/* Queue one more slot message of the path (id, contents, or punched). */
+static void pend_queue(struct __test_metadata *_metadata, fix_t *self)
+{
+	int i = self->npend;
+
+	ASSERT_GT(SHM_PEND_MAX, i);
+	ASSERT_EQ(0, slot_loan(self->fd3, &self->pend[i].slot));
+	self->pend[i].id = self->next_id++;
+	self->pend[i].zero = self->zero;
+	if (!self->zero)
+		payload_fill(slot_ptr(self, self->pend[i].slot),
+			     self->pend[i].id, SHM_LEN);
+	ASSERT_EQ(0, slot_send(self->fd3, self->pend[i].slot, SHM_LEN,
+			       SHM_PRIO));
+	self->npend++;
+	self->sh_sent++;
+	self->d_bytes += IPCCHAN_MSG_OVERHEAD;
+}
+
+/* The head of fd2's queue is pend[0], intact (peeked); its seq. */
+static void pend_peek(struct __test_metadata *_metadata, fix_t *self,
+		      __u64 *seq)
+{
+	struct ipcchan_recv r;
+
+	ASSERT_LT(0, self->npend);
+	ASSERT_EQ(SHM_LEN, chan_recv(self->fd2, shm_buf[0], SHM_SLOT,
+				     IPCCHAN_NONBLOCK | IPCCHAN_RECV_PEEK, &r));
+	ASSERT_EQ(SHM_PRIO, r.prio);
+	ASSERT_TRUE(pend_ok(self, 0, shm_buf[0]));
+	*seq = r.seq;
+}
+
+/* Punch the pages of the queued slots: a copy-out must allocate them. */
+static void pend_punch(struct __test_metadata *_metadata, fix_t *self)
+{
+	int i;
+
+	for (i = 0; self->zero && i < self->npend; i++)
+		ASSERT_EQ(0, madvise(slot_ptr(self, self->pend[i].slot),
+				     SHM_SLOT, MADV_REMOVE));
+}
+
+/* Take pend[0] with RECV_SLOT, check it, release it. */
+static void pend_take(struct __test_metadata *_metadata, fix_t *self)
+{
+	struct ipcchan_recv r;
+	__u32 slot;
+
+	ASSERT_EQ(SHM_LEN, slot_recv(self->fd2, &slot, &r));
+	ASSERT_EQ(self->pend[0].slot, slot);
+	ASSERT_TRUE(pend_ok(self, 0, slot_ptr(self, slot)));
+	ASSERT_EQ(0, slot_release(self->fd2, slot));
+	pend_pop(self, 1);
+}
+
+/* End of a shared-page test: everything queued comes out, in order, intact. */
+static void shm_finish(struct __test_metadata *_metadata, fix_t *self)
+{
+	struct ipcchan_region_info ri;
+	struct ipcchan_recv r;
+	__u32 slot;
+
+	while (self->npend)
+		pend_take(_metadata, self);
+	if (self->held_tx)
+		ASSERT_EQ(0, slot_release(self->fd3, self->tslot));
+	self->held_tx = 0;
+	ASSERT_EQ(100, chan_recv(self->fd2, shm_buf[0], SHM_SLOT,
+				 IPCCHAN_NONBLOCK, &r));
+	ASSERT_TRUE(payload_ok(shm_buf[0], SHM_BG_ID, 100));
+	ASSERT_EQ(SHM_LEN, slot_recv(self->fd2, &slot, &r));
+	ASSERT_EQ(self->bg_slot, slot);
+	ASSERT_TRUE(payload_ok(slot_ptr(self, slot), SHM_BG_ID + 1, SHM_LEN));
+	ASSERT_EQ(0, slot_release(self->fd2, slot));
+	ASSERT_EQ(-EAGAIN, chan_recv(self->fd2, shm_buf[0], SHM_SLOT,
+				     IPCCHAN_NONBLOCK, &r));
+	ASSERT_EQ(0, region_info(self->fd2, &ri));
+	ASSERT_EQ(SHM_SLOTS, ri.slots_free);
+	ASSERT_EQ(0, ri.slots_reclaimed);
+	ASSERT_EQ(0, munmap(self->map, SHM_REGION));
+	self->map = NULL;
+	close_fd(&self->fd2);
+	close_fd(&self->fd3);
+}
+
+/* ---- CREATE, OPEN CREATE with a region -------------------------------- */
+
+static void prep_create_shm(struct __test_metadata *_metadata, fix_t *self)
+{
+	prep_create(_metadata, self);
+	shm_attrs_create(&self->cr);
+}
+
+/* Nothing created, charged or installed on failure (snap_same); else one region. */
+static void after_create_shm(struct __test_metadata *_metadata, fix_t *self,
+			     long ret)
+{
+	int duplex = !!(self->cflags & IPCCHAN_CREATE_DUPLEX);
+	int *fds = self->cr.fds;
+	struct ipcchan_query q;
+
+	if (ret < 0) {
+		ASSERT_EQ(-1, fds[0]);
+		ASSERT_EQ(-1, fds[1]);
+		return;
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(SHM_REGION, self->cr.region_size);
+	ASSERT_EQ(SHM_SLOT, self->cr.slot_size);
+	ASSERT_EQ(SHM_SEMS, self->cr.nr_sems);
+	ASSERT_EQ(0, chan_query(self->ctl, &q));
+	ASSERT_EQ(self->s1.nr_channels + 1 + duplex, q.nr_channels);
+	/* One region, also for a duplex pair. */
+	ASSERT_EQ(self->s1.user_region_bytes + SHM_REGION, q.user_region_bytes);
+	ASSERT_EQ(self->s1.nfd + 2, count_fds());
+	shm_fresh_usable(_metadata, fds[1], fds[0], 13);
+	if (duplex)
+		shm_fresh_usable(_metadata, fds[0], fds[1], 14);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static const struct fpath path_create_shm = {
+	.name = "CREATE (region, slots, semaphores)",
+	.prepare = prep_create_shm,
+	.call = call_create,
+	.after = after_create_shm,
+	.errs = { ENOMEM, EFAULT },
+};
+
+static const struct fpath path_create_duplex_shm = {
+	.name = "CREATE DUPLEX (region, slots, semaphores)",
+	.prepare = prep_create_shm,
+	.call = call_create,
+	.after = after_create_shm,
+	.errs = { ENOMEM, EFAULT },
+};
+
+TEST_F_TIMEOUT(fault, create_shm, 300)
+{
+	self->cflags = IPCCHAN_FD_CLOEXEC;
+	run_path(_metadata, self, &path_create_shm);
+}
+
+TEST_F_TIMEOUT(fault, create_duplex_shm, 300)
+{
+	self->cflags = IPCCHAN_FD_CLOEXEC | IPCCHAN_CREATE_DUPLEX;
+	run_path(_metadata, self, &path_create_duplex_shm);
+}
+
+static void prep_open_shm(struct __test_metadata *_metadata, fix_t *self)
+{
+	prep_open(_metadata, self);
+	self->op.region_size = SHM_REGION;
+	self->op.slot_size = SHM_SLOT;
+	self->op.nr_sems = SHM_SEMS;
+}
+
+static void after_open_create_shm(struct __test_metadata *_metadata,
+				  fix_t *self, long ret)
+{
+	struct ipcchan_region_info ri;
+	struct ipcchan_query q;
+	int fd;
+
+	if (ret < 0) {
+		ASSERT_EQ(-1, self->op.fd);
+		fd = chan_open(self->ctl, self->name,
+			       IPCCHAN_OPEN_SEND | IPCCHAN_OPEN_RECV, 0);
+		if (fd < 0) {
+			ASSERT_EQ(-ENOENT, fd);
+			return;
+		}
+		/* Only a failed write-back leaves the channel: with its region. */
+		ASSERT_EQ(-EFAULT, ret)
+			TH_LOG("a failed OPEN|CREATE (%s) left its channel",
+			       strerror(-ret));
+		ASSERT_EQ(0, region_info(fd, &ri));
+		ASSERT_EQ(SHM_REGION, ri.region_size);
+		ASSERT_EQ(0, chan_query(self->ctl, &q));
+		ASSERT_EQ(self->s1.user_region_bytes + SHM_REGION,
+			  q.user_region_bytes);
+		close(fd);
+		ASSERT_EQ(0, chan_unlink(self->ctl, self->name));
+		return;
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(1, self->op.created);
+	ASSERT_LE(0, self->op.fd);
+	ASSERT_EQ(SHM_REGION, self->op.region_size);
+	ASSERT_EQ(SHM_SLOT, self->op.slot_size);
+	ASSERT_EQ(SHM_SEMS, self->op.nr_sems);
+	ASSERT_EQ(0, chan_query(self->ctl, &q));
+	ASSERT_EQ(self->s1.user_region_bytes + SHM_REGION, q.user_region_bytes);
+	shm_fresh_usable(_metadata, self->op.fd, self->op.fd, 23);
+	close(self->op.fd);
+	ASSERT_EQ(0, chan_unlink(self->ctl, self->name));
+}
+
+static const struct fpath path_open_create_shm = {
+	.name = "OPEN CREATE (region, slots, semaphores)",
+	.prepare = prep_open_shm,
+	.call = call_open,
+	.after = after_open_create_shm,
+	.errs = { ENOMEM, EFAULT },
+	.efault_keeps = 1,
+};
+
+TEST_F_TIMEOUT(fault, open_create_shm, 300)
+{
+	self->name = "fi-open-create-shm";
+	self->cflags = IPCCHAN_OPEN_CREATE | IPCCHAN_OPEN_SEND |
+		       IPCCHAN_OPEN_RECV | IPCCHAN_FD_CLOEXEC;
+	run_path(_metadata, self, &path_open_create_shm);
+	self->name = NULL;
+}
+
+/* ---- mmap ------------------------------------------------------------- */
+
+/* self->flags: the mapping's PROT_*; self->cflags: extra MAP_* flags. */
+static void prep_mmap(struct __test_metadata *_metadata, fix_t *self)
+{
+	int i;
+
+	self->map2 = MAP_FAILED;
+	/* MAP_POPULATE: the last slots have no pages, populating allocates. */
+	if (self->cflags & MAP_POPULATE)
+		for (i = SHM_SLOTS - 2; i < SHM_SLOTS; i++)
+			ASSERT_EQ(0, madvise(slot_ptr(self, i), SHM_SLOT,
+					     MADV_REMOVE));
+}
+
+static long call_mmap(fix_t *self)
+{
+	int fd = self->flags & PROT_WRITE ? self->fd3 : self->fd2;
+
+	self->map2 = mmap(NULL, SHM_REGION, self->flags,
+			  MAP_SHARED | self->cflags, fd, 0);
+	return self->map2 == MAP_FAILED ? -errno : 0;
+}
+
+/* Failed: no mapping left. Else it maps the region: the same bytes. */
+static void after_mmap(struct __test_metadata *_metadata, fix_t *self,
+		       long ret)
+{
+	unsigned char *m = self->map2;
+	size_t last = (size_t)(SHM_SLOTS - 1) * SHM_SLOT;
+
+	if (ret < 0) {
+		ASSERT_EQ(self->nmaps, maps_count());
+		shm_check(_metadata, self);
+		return;
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(self->nmaps + 1, maps_count());
+	ASSERT_TRUE(payload_ok(m + (size_t)self->bg_slot * SHM_SLOT,
+			       SHM_BG_ID + 1, SHM_LEN));
+	if (self->flags & PROT_WRITE) {
+		m[last] = (unsigned char)(self->sh_probes + 1);
+		ASSERT_EQ(m[last], self->map[last]);
+	}
+	self->map[last + 1] = (unsigned char)(self->sh_probes + 2);
+	ASSERT_EQ(self->map[last + 1], m[last + 1]);
+	ASSERT_EQ(0, munmap(m, SHM_REGION));
+	self->map2 = MAP_FAILED;
+	shm_check(_metadata, self);
+}
+
+/* mmap(2) documents ENOMEM (and EAGAIN for locked memory, not asked for). */
+static const struct fpath path_mmap_rw = {
+	.name = "mmap (read-write, sending endpoint)",
+	.prepare = prep_mmap,
+	.call = call_mmap,
+	.after = after_mmap,
+	.errs = { ENOMEM },
+};
+
+static const struct fpath path_mmap_ro = {
+	.name = "mmap (read-only, receiving endpoint)",
+	.prepare = prep_mmap,
+	.call = call_mmap,
+	.after = after_mmap,
+	.errs = { ENOMEM },
+};
+
+static const struct fpath path_mmap_populate = {
+	.name = "mmap MAP_POPULATE (shmem allocates pages)",
+	.prepare = prep_mmap,
+	.call = call_mmap,
+	.after = after_mmap,
+	.errs = { ENOMEM },
+};
+
+TEST_F_TIMEOUT(fault, mmap_rw, 300)
+{
+	shm_setup(_metadata, self);
+	self->flags = PROT_READ | PROT_WRITE;
+	self->cflags = 0;
+	run_path(_metadata, self, &path_mmap_rw);
+	shm_finish(_metadata, self);
+}
+
+TEST_F_TIMEOUT(fault, mmap_ro, 300)
+{
+	shm_setup(_metadata, self);
+	self->flags = PROT_READ;
+	self->cflags = 0;
+	run_path(_metadata, self, &path_mmap_ro);
+	shm_finish(_metadata, self);
+}
+
+TEST_F_TIMEOUT(fault, mmap_populate, 300)
+{
+	shm_setup(_metadata, self);
+	self->flags = PROT_READ | PROT_WRITE;
+	self->cflags = MAP_POPULATE;
+	run_path(_metadata, self, &path_mmap_populate);
+	shm_finish(_metadata, self);
+}
+
+/* ---- REGION_INFO ------------------------------------------------------ */
+
+static void prep_region_info(struct __test_metadata *_metadata, fix_t *self)
+{
+	(void)_metadata;
+	memset(&self->ri, 0, sizeof(self->ri));
+}
+
+static long call_region_info(fix_t *self)
+{
+	return chan_ioctl(self->fd2, IPCCHAN_IOC_REGION_INFO, &self->ri);
+}
+
+static void after_region_info(struct __test_metadata *_metadata, fix_t *self,
+			      long ret)
+{
+	const struct ipcchan_region_info *ri = &self->ri;
+
+	if (ret >= 0) {
+		ASSERT_EQ(0, ret);
+		ASSERT_EQ(SHM_REGION, ri->region_size);
+		ASSERT_EQ(SHM_SLOT, ri->slot_size);
+		ASSERT_EQ(SHM_SLOTS, ri->nr_slots);
+		ASSERT_EQ(SHM_SEMS, ri->nr_sems);
+		/* fd2 only receives. */
+		ASSERT_EQ(IPCCHAN_PROT_READ, ri->prot);
+		ASSERT_EQ(ri->nr_slots, ri->slots_free + ri->slots_held +
+			  ri->slots_in_flight);
+		ASSERT_EQ(1, ri->slots_in_flight);
+		ASSERT_EQ(0, ri->slots_held_here);
+	}
+	shm_check(_metadata, self);
+}
+
+static const struct fpath path_region_info = {
+	.name = "REGION_INFO",
+	.prepare = prep_region_info,
+	.call = call_region_info,
+	.after = after_region_info,
+	.errs = { EFAULT },
+};
+
+TEST_F_TIMEOUT(fault, region_info, 300)
+{
+	shm_setup(_metadata, self);
+	run_path(_metadata, self, &path_region_info);
+	shm_finish(_metadata, self);
+}
+
+/* ---- SLOT_LOAN, SLOT_RELEASE ------------------------------------------ */
+
+static void prep_loan(struct __test_metadata *_metadata, fix_t *self)
+{
+	(void)_metadata;
+	memset(&self->ln, 0, sizeof(self->ln));
+	self->ln.flags = IPCCHAN_NONBLOCK;
+	self->ln.slot = 0xdead;
+}
+
+static long call_loan(fix_t *self)
+{
+	return chan_ioctl(self->fd3, IPCCHAN_IOC_SLOT_LOAN, &self->ln);
+}
+
+/* Failed: the slot (if one was taken) is free again; else fd3 holds it. */
+static void after_loan(struct __test_metadata *_metadata, fix_t *self,
+		       long ret)
+{
+	if (ret < 0) {
+		shm_check(_metadata, self);
+		return;
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_GT(SHM_SLOTS, self->ln.slot);
+	ASSERT_NE(self->bg_slot, self->ln.slot);
+	ASSERT_EQ((__u64)self->ln.slot * SHM_SLOT, self->ln.offset);
+	ASSERT_EQ(SHM_SLOT, self->ln.size);
+	self->held_tx = 1;
+	self->tslot = self->ln.slot;
+	shm_check(_metadata, self);
+	ASSERT_EQ(0, slot_release(self->fd3, self->tslot));
+	self->held_tx = 0;
+}
+
+static const struct fpath path_loan = {
+	.name = "SLOT_LOAN",
+	.prepare = prep_loan,
+	.call = call_loan,
+	.after = after_loan,
+	.errs = { EFAULT },
+};
+
+TEST_F_TIMEOUT(fault, slot_loan, 300)
+{
+	shm_setup(_metadata, self);
+	run_path(_metadata, self, &path_loan);
+	shm_finish(_metadata, self);
+}
+
+static void prep_release(struct __test_metadata *_metadata, fix_t *self)
+{
+	if (!self->held_tx) {
+		ASSERT_EQ(0, slot_loan(self->fd3, &self->tslot));
+		self->held_tx = 1;
+	}
+	memset(&self->rl, 0, sizeof(self->rl));
+	self->rl.slot = self->tslot;
+}
+
+static long call_release(fix_t *self)
+{
+	return chan_ioctl(self->fd3, IPCCHAN_IOC_SLOT_RELEASE, &self->rl);
+}
+
+/* Failed: fd3 still holds the slot (shm_check). */
+static void after_release(struct __test_metadata *_metadata, fix_t *self,
+			  long ret)
+{
+	if (ret >= 0) {
+		ASSERT_EQ(0, ret);
+		self->held_tx = 0;
+	}
+	shm_check(_metadata, self);
+}
+
+static const struct fpath path_release = {
+	.name = "SLOT_RELEASE",
+	.prepare = prep_release,
+	.call = call_release,
+	.after = after_release,
+	.errs = { EFAULT },
+};
+
+TEST_F_TIMEOUT(fault, slot_release, 300)
+{
+	shm_setup(_metadata, self);
+	run_path(_metadata, self, &path_release);
+	shm_finish(_metadata, self);
+}
+
+/* ---- SEND SLOT -------------------------------------------------------- */
+
+static void prep_send_slot(struct __test_metadata *_metadata, fix_t *self)
+{
+	if (!self->held_tx) {
+		ASSERT_EQ(0, slot_loan(self->fd3, &self->tslot));
+		self->held_tx = 1;
+	}
+	self->cur_id = self->next_id++;
+	payload_fill(slot_ptr(self, self->tslot), self->cur_id, SHM_LEN);
+	memset(&self->sd, 0, sizeof(self->sd));
+	self->sd.flags = IPCCHAN_SEND_SLOT | IPCCHAN_NONBLOCK;
+	self->sd.slot = self->tslot;
+	self->sd.len = SHM_LEN;
+	self->sd.prio = SHM_PRIO;
+}
+
+static long call_send_slot(fix_t *self)
+{
+	return chan_ioctl(self->fd3, IPCCHAN_IOC_SEND, &self->sd);
+}
+
+/*
+ * Failed: nothing queued and the slot is still held by the sender
+ * (shm_check). Sent: it is in flight, and the receiver gets that slot.
+ */
+static void after_send_slot(struct __test_metadata *_metadata, fix_t *self,
+			    long ret)
+{
+	if (ret < 0) {
+		shm_check(_metadata, self);
+		return;
+	}
+	ASSERT_EQ(0, ret);
+	self->held_tx = 0;
+	self->pend[0].slot = self->tslot;
+	self->pend[0].id = self->cur_id;
+	self->pend[0].zero = 0;
+	self->npend = 1;
+	self->sh_sent++;
+	self->d_bytes += IPCCHAN_MSG_OVERHEAD;
+	shm_check(_metadata, self);
+	pend_take(_metadata, self);
+	shm_check(_metadata, self);
+}
+
+static const struct fpath path_send_slot = {
+	.name = "SEND SLOT",
+	.prepare = prep_send_slot,
+	.call = call_send_slot,
+	.after = after_send_slot,
+	.errs = { ENOMEM, EFAULT },
+};
+
+TEST_F_TIMEOUT(fault, send_slot, 300)
+{
+	shm_setup(_metadata, self);
+	run_path(_metadata, self, &path_send_slot);
+	shm_finish(_metadata, self);
+}
+
+/* ---- RECV of slot messages -------------------------------------------- */
+
+/* self->cflags: the receive's flags; self->zero: punched pages. */
+static void prep_recv_shm(struct __test_metadata *_metadata, fix_t *self)
+{
+	if (!self->npend)
+		pend_queue(_metadata, self);
+	pend_punch(_metadata, self);
+	pend_peek(_metadata, self, &self->seq_head);
+	/* After the peek, which copied the pages in. */
+	pend_punch(_metadata, self);
+	memset(&self->rv, 0, sizeof(self->rv));
+	memset(shm_buf[0], 0xa5, SHM_SLOT);
+	self->rv.flags = self->cflags | IPCCHAN_NONBLOCK;
+	self->rv.buf = ptr64(shm_buf[0]);
+	self->rv.len = SHM_SLOT;
+	self->rv.slot = 0xdead;
+}
+
+static long call_recv_shm(fix_t *self)
+{
+	return chan_ioctl(self->fd2, IPCCHAN_IOC_RECV, &self->rv);
+}
+
+static void after_recv_shm(struct __test_metadata *_metadata, fix_t *self,
+			   long ret)
+{
+	int slot = !!(self->cflags & IPCCHAN_RECV_SLOT);
+	__u64 seq;
+
+	if (ret < 0) {
+		/* The slot message stays queued, in flight, in its place. */
+		shm_check(_metadata, self);
+		pend_peek(_metadata, self, &seq);
+		ASSERT_EQ(self->seq_head, seq);
+		return;
+	}
+	ASSERT_EQ(SHM_LEN, ret);
+	ASSERT_EQ(SHM_LEN, self->rv.len);
+	ASSERT_EQ(SHM_PRIO, self->rv.prio);
+	ASSERT_EQ(self->seq_head, self->rv.seq);
+	if (slot) {
+		ASSERT_EQ(self->pend[0].slot, self->rv.slot);
+		ASSERT_TRUE(pend_ok(self, 0, slot_ptr(self, self->rv.slot)));
+	} else {
+		ASSERT_EQ(0, self->rv.slot);
+		ASSERT_TRUE(pend_ok(self, 0, shm_buf[0]));
+	}
+	if (self->cflags & IPCCHAN_RECV_PEEK) {
+		pend_peek(_metadata, self, &seq);
+		ASSERT_EQ(self->seq_head, seq);
+		shm_check(_metadata, self);
+		return;
+	}
+	/* Received: held by fd2 with RECV_SLOT, else back in the pool. */
+	self->held_rx = slot;
+	pend_pop(self, 1);
+	shm_check(_metadata, self);
+	if (slot)
+		ASSERT_EQ(0, slot_release(self->fd2, self->rv.slot));
+	self->held_rx = 0;
+}
+
+static const struct fpath path_recv_slot = {
+	.name = "RECV SLOT",
+	.prepare = prep_recv_shm,
+	.call = call_recv_shm,
+	.after = after_recv_shm,
+	.errs = { EFAULT },
+};
+
+static const struct fpath path_recv_copy = {
+	.name = "RECV (slot message: copied out of the region)",
+	.prepare = prep_recv_shm,
+	.call = call_recv_shm,
+	.after = after_recv_shm,
+	.errs = { ENOMEM, EFAULT },
+};
+
+static const struct fpath path_recv_copy_peek = {
+	.name = "RECV PEEK (slot message)",
+	.prepare = prep_recv_shm,
+	.call = call_recv_shm,
+	.after = after_recv_shm,
+	.errs = { ENOMEM, EFAULT },
+};
+
+static const struct fpath path_recv_copy_zero = {
+	.name = "RECV (slot message, no pages yet: shmem allocates them)",
+	.prepare = prep_recv_shm,
+	.call = call_recv_shm,
+	.after = after_recv_shm,
+	.errs = { ENOMEM, EFAULT },
+};
+
+TEST_F_TIMEOUT(fault, recv_slot, 300)
+{
+	shm_setup(_metadata, self);
+	self->cflags = IPCCHAN_RECV_SLOT;
+	run_path(_metadata, self, &path_recv_slot);
+	shm_finish(_metadata, self);
+}
+
+TEST_F_TIMEOUT(fault, recv_slot_copy, 300)
+{
+	shm_setup(_metadata, self);
+	self->cflags = 0;
+	run_path(_metadata, self, &path_recv_copy);
+	shm_finish(_metadata, self);
+}
+
+TEST_F_TIMEOUT(fault, recv_slot_peek, 300)
+{
+	shm_setup(_metadata, self);
+	self->cflags = IPCCHAN_RECV_PEEK;
+	run_path(_metadata, self, &path_recv_copy_peek);
+	shm_finish(_metadata, self);
+}
+
+TEST_F_TIMEOUT(fault, recv_slot_copy_unpopulated, 300)
+{
+	shm_setup(_metadata, self);
+	self->cflags = 0;
+	self->zero = 1;
+	run_path(_metadata, self, &path_recv_copy_zero);
+	shm_finish(_metadata, self);
+}
+
+static void prep_recv_batch_shm(struct __test_metadata *_metadata,
+				fix_t *self)
+{
+	int i;
+
+	while (self->npend < SHM_PEND_MAX)
+		pend_queue(_metadata, self);
+	pend_peek(_metadata, self, &self->seq_head);
+	memset(self->hdr, 0, sizeof(self->hdr));
+	for (i = 0; i < SHM_PEND_MAX; i++) {
+		memset(shm_buf[i], 0xa5, SHM_SLOT);
+		self->hdr[i].buf = ptr64(shm_buf[i]);
+		self->hdr[i].len = SHM_SLOT;
+	}
+	memset(&self->bt, 0, sizeof(self->bt));
+	self->bt.flags = IPCCHAN_NONBLOCK;
+	self->bt.msgs = ptr64(self->hdr);
+	self->bt.count = SHM_PEND_MAX;
+	self->bt.done = 0xdead;
+}
+
+static long call_recv_batch_shm(fix_t *self)
+{
+	return chan_ioctl(self->fd2, IPCCHAN_IOC_RECV_BATCH, &self->bt);
+}
+
+static void after_recv_batch_shm(struct __test_metadata *_metadata,
+				 fix_t *self, long ret)
+{
+	__u64 seq;
+	int i;
+
+	if (ret < 0) {
+		pend_peek(_metadata, self, &seq);
+		ASSERT_EQ(self->seq_head, seq);
+		shm_check(_metadata, self);
+		return;
+	}
+	ASSERT_EQ((__u32)ret, self->bt.done);
+	ASSERT_GE(SHM_PEND_MAX, ret);
+	ASSERT_LT(0, ret);
+	if (!self->injected)
+		ASSERT_EQ(SHM_PEND_MAX, ret);
+	ASSERT_EQ(self->seq_head, self->hdr[0].seq);
+	for (i = 0; i < ret; i++) {
+		ASSERT_EQ(SHM_LEN, self->hdr[i].len);
+		ASSERT_EQ(SHM_PRIO, self->hdr[i].prio);
+		ASSERT_TRUE(pend_ok(self, i, shm_buf[i]));
+	}
+	/* Exactly the first ret went, their slots back in the pool. */
+	pend_pop(self, ret);
+	if (ret < SHM_PEND_MAX)
+		batch_short(self);
+	shm_check(_metadata, self);
+}
+
+static const struct fpath path_recv_batch_shm = {
+	.name = "RECV_BATCH (slot messages)",
+	.prepare = prep_recv_batch_shm,
+	.call = call_recv_batch_shm,
+	.after = after_recv_batch_shm,
+	.errs = { ENOMEM, EFAULT },
+};
+
+TEST_F_TIMEOUT(fault, recv_batch_slot, 300)
+{
+	shm_setup(_metadata, self);
+	run_path(_metadata, self, &path_recv_batch_shm);
+	shm_finish(_metadata, self);
+}
+
+/* ---- SEM -------------------------------------------------------------- */
+
+/* self->flags: the op; on semaphore 1 of fd3 (WAIT: posted first). */
+static void prep_sem(struct __test_metadata *_metadata, fix_t *self)
+{
+	if (self->flags == IPCCHAN_SEM_WAIT && !self->semv[1]) {
+		ASSERT_EQ(2, sem_op(self->fd3, IPCCHAN_SEM_POST, 1, 2, 0));
+		self->semv[1] = 2;
+	}
+	memset(&self->sm, 0, sizeof(self->sm));
+	self->sm.op = self->flags;
+	self->sm.index = 1;
+	self->sm.count = self->flags == IPCCHAN_SEM_POST ? 3 : 0;
+	if (self->flags == IPCCHAN_SEM_WAIT)
+		self->sm.flags = IPCCHAN_NONBLOCK;
+	self->sm.value = 0xdeadbeef;
+}
+
+static long call_sem(fix_t *self)
+{
+	return chan_ioctl(self->fd3, IPCCHAN_IOC_SEM, &self->sm);
+}
+
+/*
+ * Failed: the value is unchanged (shm_check). A POST whose result could
+ * not be written back has posted and returns 0 (the header).
+ */
+static void after_sem(struct __test_metadata *_metadata, fix_t *self,
+		      long ret)
+{
+	if (ret >= 0) {
+		ASSERT_EQ(0, ret);
+		if (self->flags == IPCCHAN_SEM_POST)
+			self->semv[1] += 3;
+		else if (self->flags == IPCCHAN_SEM_WAIT)
+			self->semv[1]--;
+		if (!self->injected)
+			ASSERT_EQ(self->semv[1], self->sm.value);
+	}
+	shm_check(_metadata, self);
+}
+
+static const struct fpath path_sem_post = {
+	.name = "SEM POST",
+	.prepare = prep_sem,
+	.call = call_sem,
+	.after = after_sem,
+	.errs = { EFAULT },
+};
+
+static const struct fpath path_sem_wait = {
+	.name = "SEM WAIT",
+	.prepare = prep_sem,
+	.call = call_sem,
+	.after = after_sem,
+	.errs = { EFAULT },
+};
+
+static const struct fpath path_sem_getvalue = {
+	.name = "SEM GETVALUE",
+	.prepare = prep_sem,
+	.call = call_sem,
+	.after = after_sem,
+	.errs = { EFAULT },
+};
+
+TEST_F_TIMEOUT(fault, sem_post, 300)
+{
+	shm_setup(_metadata, self);
+	self->flags = IPCCHAN_SEM_POST;
+	run_path(_metadata, self, &path_sem_post);
+	shm_finish(_metadata, self);
+}
+
+TEST_F_TIMEOUT(fault, sem_wait, 300)
+{
+	shm_setup(_metadata, self);
+	self->flags = IPCCHAN_SEM_WAIT;
+	run_path(_metadata, self, &path_sem_wait);
+	shm_finish(_metadata, self);
+}
+
+TEST_F_TIMEOUT(fault, sem_getvalue, 300)
+{
+	shm_setup(_metadata, self);
+	ASSERT_EQ(7, sem_op(self->fd3, IPCCHAN_SEM_POST, 1, 7, 0));
+	self->semv[1] = 7;
+	self->flags = IPCCHAN_SEM_GETVALUE;
+	run_path(_metadata, self, &path_sem_getvalue);
+	shm_finish(_metadata, self);
+}
+
+/*
+ * The first UNDO operation of an endpoint file allocates its undo record:
+ * each attempt opens a new endpoint (fd4) of a named channel held by
+ * self->hold, operates on semaphore 0 through it, then closes it, which
+ * undoes what a successful operation did.
+ */
+static void prep_sem_undo(struct __test_metadata *_metadata, fix_t *self)
+{
+	long v = sem_value(self->hold, 0);
+
+	ASSERT_LE(0, v);
+	if (self->flags == IPCCHAN_SEM_WAIT && !v) {
+		ASSERT_EQ(1, sem_op(self->hold, IPCCHAN_SEM_POST, 0, 1, 0));
+		v = 1;
+	}
+	self->sem_before = v;
+	self->fd4 = chan_open(self->ctl, self->name,
+			      IPCCHAN_OPEN_SEND | IPCCHAN_OPEN_RECV, 0);
+	ASSERT_LE(0, self->fd4);
+	self->d_fds++;
+	memset(&self->sm, 0, sizeof(self->sm));
+	self->sm.op = self->flags;
+	self->sm.flags = IPCCHAN_SEM_UNDO;
+	self->sm.count = self->flags == IPCCHAN_SEM_POST ? 2 : 0;
+	if (self->flags == IPCCHAN_SEM_WAIT)
+		self->sm.flags |= IPCCHAN_NONBLOCK;
+	self->sm.value = 0xdeadbeef;
+}
+
+/* The named channel held by self->hold: no slot in use, and it works. */
+static void shm_fresh_usable_named(struct __test_metadata *_metadata,
+				   fix_t *self)
+{
+	slots_expect(_metadata, self->hold, 0, 0, 0, "named");
+	shm_round_trip(_metadata, self->hold, self->hold, 33);
+}
+
+static long call_sem_undo(fix_t *self)
+{
+	return chan_ioctl(self->fd4, IPCCHAN_IOC_SEM, &self->sm);
+}
+
+static void after_sem_undo(struct __test_metadata *_metadata, fix_t *self,
+			   long ret)
+{
+	long want = self->sem_before;
+
+	if (ret >= 0) {
+		ASSERT_EQ(0, ret);
+		want += self->flags == IPCCHAN_SEM_POST ? 2 : -1;
+		if (!self->injected)
+			ASSERT_EQ(want, self->sm.value);
+	}
+	ASSERT_EQ(want, sem_value(self->hold, 0))
+		TH_LOG("%s", ret < 0 ? "a failed operation changed the value" :
+		       "the operation");
+	close_fd(&self->fd4);
+	self->d_fds--;
+	/* The endpoint's release undid what it did, and only that. */
+	ASSERT_EQ(self->sem_before, sem_value(self->hold, 0))
+		TH_LOG("undo on close");
+	shm_fresh_usable_named(_metadata, self);
+}
+
+static const struct fpath path_sem_post_undo = {
+	.name = "SEM POST UNDO (the endpoint's first: allocates its undo)",
+	.prepare = prep_sem_undo,
+	.call = call_sem_undo,
+	.after = after_sem_undo,
+	.errs = { ENOMEM, EFAULT },
+};
+
+static const struct fpath path_sem_wait_undo = {
+	.name = "SEM WAIT UNDO (the endpoint's first: allocates its undo)",
+	.prepare = prep_sem_undo,
+	.call = call_sem_undo,
+	.after = after_sem_undo,
+	.errs = { ENOMEM, EFAULT },
+};
+
+static void shm_named_hold(struct __test_metadata *_metadata, fix_t *self,
+			   const char *name)
+{
+	self->name = name;
+	self->hold = shm_named_open(self->ctl, name, IPCCHAN_OPEN_CREATE |
+			      IPCCHAN_OPEN_EXCL);
+	ASSERT_LE(0, self->hold);
+}
+
+TEST_F_TIMEOUT(fault, sem_post_undo, 300)
+{
+	shm_named_hold(_metadata, self, "fi-sem-post-undo");
+	self->flags = IPCCHAN_SEM_POST;
+	run_path(_metadata, self, &path_sem_post_undo);
+	named_release(_metadata, self);
+}
+
+TEST_F_TIMEOUT(fault, sem_wait_undo, 300)
+{
+	shm_named_hold(_metadata, self, "fi-sem-wait-undo");
+	self->flags = IPCCHAN_SEM_WAIT;
+	run_path(_metadata, self, &path_sem_wait_undo);
+	named_release(_metadata, self);
+}
+
+/* ---- close of an endpoint holding slots and undo ---------------------- */
+
+#define CLOSE_SLOTS	2
+
+static void prep_close_shm(struct __test_metadata *_metadata, fix_t *self)
+{
+	struct ipcchan_region_info ri;
+	__u32 slot;
+	int i;
+
+	ASSERT_EQ(0, region_info(self->hold, &ri));
+	self->reclaimed_before = ri.slots_reclaimed;
+	self->fd4 = chan_open(self->ctl, self->name,
+			      IPCCHAN_OPEN_SEND | IPCCHAN_OPEN_RECV, 0);
+	ASSERT_LE(0, self->fd4);
+	self->d_fds++;
+	for (i = 0; i < CLOSE_SLOTS; i++)
+		ASSERT_EQ(0, slot_loan(self->fd4, &slot));
+	/* Semaphore 1: 4 posted with undo; semaphore 2: 1 taken with undo. */
+	ASSERT_EQ(4, sem_op(self->fd4, IPCCHAN_SEM_POST, 1, 4, IPCCHAN_SEM_UNDO));
+	ASSERT_EQ(1, sem_op(self->hold, IPCCHAN_SEM_POST, 2, 1, 0));
+	ASSERT_EQ(0, sem_op(self->fd4, IPCCHAN_SEM_WAIT, 2, 0,
+			    IPCCHAN_SEM_UNDO | IPCCHAN_NONBLOCK));
+	slots_expect(_metadata, self->hold, 0, CLOSE_SLOTS, 0, "before close");
+}
+
+static long call_close_shm(fix_t *self)
+{
+	return close(self->fd4) ? -errno : 0;
+}
+
+/* Its slots are back in the pool (reclaimed), its undo applied. */
+static void after_close_shm(struct __test_metadata *_metadata, fix_t *self,
+			    long ret)
+{
+	struct ipcchan_region_info ri;
+
+	ASSERT_EQ(0, ret);
+	self->fd4 = -1;
+	self->d_fds--;
+	ASSERT_EQ(0, region_info(self->hold, &ri));
+	ASSERT_EQ(SHM_SLOTS, ri.slots_free);
+	ASSERT_EQ(0, ri.slots_held);
+	ASSERT_EQ(0, ri.slots_in_flight);
+	ASSERT_EQ(self->reclaimed_before + CLOSE_SLOTS, ri.slots_reclaimed);
+	ASSERT_EQ(0, sem_value(self->hold, 1));
+	ASSERT_EQ(1, sem_value(self->hold, 2));
+	ASSERT_EQ(0, sem_op(self->hold, IPCCHAN_SEM_WAIT, 2, 0,
+			    IPCCHAN_NONBLOCK));
+	shm_fresh_usable_named(_metadata, self);
+}
+
+static const struct fpath path_close_shm = {
+	.name = "close (endpoint holding slots and semaphore undo)",
+	.prepare = prep_close_shm,
+	.call = call_close_shm,
+	.after = after_close_shm,
+	.errs = { 0 },
+};
+
+TEST_F_TIMEOUT(fault, close_shm, 300)
+{
+	shm_named_hold(_metadata, self, "fi-close-shm");
+	run_path(_metadata, self, &path_close_shm);
+	named_release(_metadata, self);
 }
 
 /* ---- the summary (last) ----------------------------------------------- */
