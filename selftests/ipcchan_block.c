@@ -788,8 +788,9 @@ TEST_F_TIMEOUT(blk, hangup_wakes_all_receivers, 90)
 		TH_LOG("not all %d receivers were asleep", N);
 	/* The last sender goes: every sleeper wakes with end of channel. */
 	close(fds[1]);
-	for (i = 0; i < N; i++)
+	for (i = 0; i < N; i++) {
 		EXPECT_EQ(0, wait_child(pids[i])) TH_LOG("receiver %d", i);
+	}
 	close(fds[0]);
 }
 
@@ -839,8 +840,9 @@ TEST_F_TIMEOUT(blk, epipe_wakes_blocked_senders, 60)
 	}
 	EXPECT_EQ(0, wait_waiters(fds[1], 0, WAITING_SENDERS, N, WAIT_MS));
 	close(fds[0]);
-	for (i = 0; i < N; i++)
+	for (i = 0; i < N; i++) {
 		EXPECT_EQ(0, wait_child(pids[i])) TH_LOG("sender %d", i);
+	}
 	close(fds[1]);
 }
 
@@ -1305,10 +1307,12 @@ TEST_F_TIMEOUT(blk, producers_consumers, 280)
 	}
 	/* Our send endpoint goes: the producers' exits end the channel. */
 	close(fds[1]);
-	for (i = 0; i < PRODUCERS; i++)
+	for (i = 0; i < PRODUCERS; i++) {
 		EXPECT_EQ(0, wait_child(prod[i])) TH_LOG("producer %d", i);
-	for (i = 0; i < CONSUMERS; i++)
+	}
+	for (i = 0; i < CONSUMERS; i++) {
 		EXPECT_EQ(0, wait_child(cons[i])) TH_LOG("consumer %d", i);
+	}
 
 	for (p = 0; p < PRODUCERS; p++)
 		for (s = 0; s < PER_PRODUCER; s++) {

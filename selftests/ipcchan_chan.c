@@ -85,8 +85,9 @@ static void check_stats_invariant(struct __test_metadata *_metadata, int fd,
 		       (unsigned long long)st.received,
 		       (unsigned long long)st.queued_msgs,
 		       (unsigned long long)st.dropped);
-	for (i = 0; i < ARRAY_SIZE(st.reserved); i++)
+	for (i = 0; i < ARRAY_SIZE(st.reserved); i++) {
 		EXPECT_EQ(0, st.reserved[i]);
+	}
 }
 
 static __u64 queued(struct __test_metadata *_metadata, int fd)
@@ -192,9 +193,10 @@ TEST_F(chan, create_duplex)
 	EXPECT_EQ(0, memcmp(buf, "b->a", 4));
 	EXPECT_EQ(2, r.prio);
 	EXPECT_EQ(1, r.seq);	/* two channels, each numbered from 1 */
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
 		EXPECT_EQ(-EAGAIN, chan_recv(fds[i], buf, sizeof(buf),
 					     IPCCHAN_NONBLOCK, NULL));
+	}
 
 	/* Two channels with the same (default) attributes. */
 	ASSERT_EQ(0, chan_stats(fds[0], 0, &sa));
@@ -221,10 +223,12 @@ TEST_F(chan, create_defaults)
 	EXPECT_EQ(self->def_qmsgs, st.queue_msgs);
 	EXPECT_EQ(self->def_qbytes, st.queue_bytes);
 	/* With the module's default limits these are the documented numbers. */
-	if (self->q.max_msg_size >= IPCCHAN_DEFAULT_MSG_SIZE)
+	if (self->q.max_msg_size >= IPCCHAN_DEFAULT_MSG_SIZE) {
 		EXPECT_EQ(IPCCHAN_DEFAULT_MSG_SIZE, st.msg_size_max);
-	if (self->q.max_queue_msgs >= IPCCHAN_DEFAULT_QUEUE_MSGS)
+	}
+	if (self->q.max_queue_msgs >= IPCCHAN_DEFAULT_QUEUE_MSGS) {
 		EXPECT_EQ(IPCCHAN_DEFAULT_QUEUE_MSGS, st.queue_msgs);
+	}
 	EXPECT_EQ(0, st.queued_msgs);
 	EXPECT_EQ(0, st.queued_bytes);
 	EXPECT_EQ(0, st.peak_msgs);
@@ -286,10 +290,11 @@ TEST_F(chan, attr_validation)
 	}
 	EXPECT_EQ(-EINVAL, chan_create(self->ctl, 0, UINT32_MAX, 1, 0, fds));
 	/* queue_msgs above max_queue_msgs. */
-	if (self->q.max_queue_msgs < UINT32_MAX)
+	if (self->q.max_queue_msgs < UINT32_MAX) {
 		EXPECT_EQ(-EINVAL,
 			  chan_create(self->ctl, 0, 16,
 				      (__u32)self->q.max_queue_msgs + 1, 0, fds));
+	}
 	EXPECT_EQ(-EINVAL, chan_create(self->ctl, 0, 16, UINT32_MAX, 0, fds));
 	/* queue_bytes above max_queue_bytes, and below msg_size_max. */
 	EXPECT_EQ(-EINVAL, chan_create(self->ctl, 0, 16, 1,
@@ -473,8 +478,9 @@ TEST_F(chan, struct_sizes_larger_zero_tail)
 	fds[1] = big.c.fds[1];
 	ASSERT_GE(fds[0], 0);
 	ASSERT_GE(fds[1], 0);
-	for (i = 0; i < sizeof(big.tail); i++)
+	for (i = 0; i < sizeof(big.tail); i++) {
 		ASSERT_EQ(0, ((unsigned char *)&big.c)[sizeof(big.c) + i]);
+	}
 
 	/* SEND */
 	memset(&big, 0, sizeof(big));
@@ -492,16 +498,18 @@ TEST_F(chan, struct_sizes_larger_zero_tail)
 	EXPECT_EQ(4, chan_ioctl(fds[0], ioc_resize(IPCCHAN_IOC_RECV,
 						   sizeof(big.r) + 64), &big.r));
 	EXPECT_EQ(4, big.r.len);
-	for (i = 0; i < 64; i++)
+	for (i = 0; i < 64; i++) {
 		ASSERT_EQ(0, ((unsigned char *)&big.r)[sizeof(big.r) + i]);
+	}
 
 	/* STATS */
 	memset(&big, 0, sizeof(big));
 	EXPECT_EQ(0, chan_ioctl(fds[0], ioc_resize(IPCCHAN_IOC_STATS,
 						   sizeof(big.st) + 64), &big.st));
 	EXPECT_EQ(1, big.st.received);
-	for (i = 0; i < 64; i++)
+	for (i = 0; i < 64; i++) {
 		ASSERT_EQ(0, ((unsigned char *)&big.st)[sizeof(big.st) + i]);
+	}
 	close_pair(fds);
 }
 
@@ -516,8 +524,9 @@ TEST_F(chan, message_boundaries)
 	int fds[2];
 
 	ASSERT_EQ(0, chan_create(self->ctl, 0, 0, 0, 0, fds));
-	for (i = 0; i < ARRAY_SIZE(msgs); i++)
+	for (i = 0; i < ARRAY_SIZE(msgs); i++) {
 		ASSERT_EQ(0, chan_send_str(fds[1], msgs[i], 0, IPCCHAN_NONBLOCK));
+	}
 	for (i = 0; i < ARRAY_SIZE(msgs); i++) {
 		memset(buf, 'X', sizeof(buf));
 		EXPECT_EQ((long)strlen(msgs[i]),
@@ -652,9 +661,10 @@ TEST_F(chan, priority_order)
 	char c;
 
 	ASSERT_EQ(0, chan_create(self->ctl, 0, 0, 16, 0, fds));
-	for (i = 0; i < ARRAY_SIZE(in); i++)
+	for (i = 0; i < ARRAY_SIZE(in); i++) {
 		ASSERT_EQ(0, chan_send_str(fds[1], in[i].tag, in[i].prio,
 					   IPCCHAN_NONBLOCK));
+	}
 	for (i = 0; i < strlen(order); i++) {
 		c = 0;
 		ASSERT_EQ(1, chan_recv(fds[0], &c, 1, IPCCHAN_NONBLOCK, &r));
@@ -926,8 +936,9 @@ TEST_F(chan, send_iov_max_pieces)
 	ASSERT_LE(0, chan_ioctl(fds[1], IPCCHAN_IOC_SEND, &s));
 	EXPECT_EQ(IPCCHAN_IOV_MAX, chan_recv(fds[0], dst, sizeof(dst),
 					     IPCCHAN_NONBLOCK, NULL));
-	for (i = 0; i < IPCCHAN_IOV_MAX; i++)
+	for (i = 0; i < IPCCHAN_IOV_MAX; i++) {
 		ASSERT_EQ(src[IPCCHAN_IOV_MAX - i], dst[i]) TH_LOG("byte %u", i);
+	}
 
 	/* One piece too many. */
 	s.len = IPCCHAN_IOV_MAX + 1;
@@ -1077,8 +1088,9 @@ TEST_F(chan, batch_recv_partial)
 	EXPECT_EQ(0, m[2].len);
 	EXPECT_EQ(1, m[2].prio);
 	EXPECT_EQ(3, m[2].seq);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
 		EXPECT_EQ(0, m[i].pad);
+	}
 	/* Entries past done are untouched. */
 	EXPECT_EQ(sizeof(bufs[3]), m[3].len);
 	EXPECT_EQ(777, m[3].seq);
@@ -1300,8 +1312,9 @@ TEST_F(chan, queue_full_nonblock)
 
 	/* By count. */
 	ASSERT_EQ(0, chan_create(self->ctl, 0, 0, 3, 0, fds));
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
 		ASSERT_EQ(0, chan_send(fds[1], buf, 1, 0, IPCCHAN_NONBLOCK));
+	}
 	EXPECT_EQ(-EAGAIN, chan_send(fds[1], buf, 1, 0, IPCCHAN_NONBLOCK));
 	EXPECT_EQ(-EAGAIN, chan_send(fds[1], buf, 0, 0, IPCCHAN_NONBLOCK));
 	/* Priority does not make room. */

@@ -134,8 +134,9 @@ TEST_F(ctl, query_newer_size_zero_tail)
 	memset(&big, 0, sizeof(big));
 	ASSERT_EQ(0, ioctl(self->fd, QUERY_RW(sizeof(big)), &big));
 	EXPECT_EQ(IPCCHAN_ABI_VERSION, big.q.abi_version);
-	for (i = 0; i < sizeof(big.tail); i++)
+	for (i = 0; i < sizeof(big.tail); i++) {
 		ASSERT_EQ(0, big.tail[i]);
+	}
 }
 
 TEST_F(ctl, query_newer_size_nonzero_tail)

@@ -810,8 +810,9 @@ FIXTURE_TEARDOWN(fault)
 		chan_unlink(self->ctl, self->name);
 	if (self->map)
 		munmap(self->map, SHM_REGION);
-	if (self->highmem)
+	if (self->highmem) {
 		EXPECT_EQ(0, highmem_faults(0));
+	}
 	close_fd(&self->hold);
 	close_fd(&self->fd2);
 	close_fd(&self->fd3);
@@ -1290,9 +1291,10 @@ static void named_hold(struct __test_metadata *_metadata, fix_t *self,
 	self->hold = chan_open(self->ctl, name, IPCCHAN_OPEN_CREATE |
 			       IPCCHAN_OPEN_SEND | IPCCHAN_OPEN_RECV, 0600);
 	ASSERT_LE(0, self->hold);
-	for (i = 0; i < nmsgs; i++)
+	for (i = 0; i < nmsgs; i++) {
 		ASSERT_EQ(0, chan_send_str(self->hold, "held", 0,
 					   IPCCHAN_NONBLOCK));
+	}
 	self->nq = nmsgs;
 }
 
@@ -1784,8 +1786,9 @@ static void after_send_batch(struct __test_metadata *_metadata, fix_t *self,
 		return;
 	ASSERT_EQ((__u32)ret, self->bt.done);
 	ASSERT_GE(BATCH, ret);
-	if (!self->injected)
+	if (!self->injected) {
 		ASSERT_EQ(BATCH, ret);
+	}
 	/* Exactly the first ret messages went, in order. */
 	for (i = 0; i < ret; i++)
 		model_add(self, self->cur_id + i);
@@ -1844,8 +1847,9 @@ static void after_recv_batch(struct __test_metadata *_metadata, fix_t *self,
 	}
 	ASSERT_EQ((__u32)ret, self->bt.done);
 	ASSERT_GE(BATCH, ret);
-	if (!self->injected)
+	if (!self->injected) {
 		ASSERT_EQ(BATCH, ret);
+	}
 	ASSERT_EQ(self->seq_head, self->hdr[0].seq);
 	for (i = 0; i < ret; i++)
 		model_match(_metadata, self, i, self->rbuf[i],
@@ -2681,8 +2685,9 @@ static void shm_fresh_usable(struct __test_metadata *_metadata, int sfd,
 	ASSERT_EQ(SHM_SLOTS, ri.slots_free);
 	ASSERT_EQ(0, ri.slots_held);
 	ASSERT_EQ(0, ri.slots_in_flight);
-	for (i = 0; i < SHM_SEMS; i++)
+	for (i = 0; i < SHM_SEMS; i++) {
 		ASSERT_EQ(0, sem_value(rfd, i));
+	}
 	shm_round_trip(_metadata, sfd, rfd, id);
 	ASSERT_EQ(1, sem_op(sfd, IPCCHAN_SEM_POST, 0, 1, 0));
 	ASSERT_EQ(0, sem_op(rfd, IPCCHAN_SEM_WAIT, 0, 0, IPCCHAN_NONBLOCK));
@@ -2826,9 +2831,10 @@ static void pend_punch(struct __test_metadata *_metadata, fix_t *self)
 {
 	int i;
 
-	for (i = 0; self->zero && i < self->npend; i++)
+	for (i = 0; self->zero && i < self->npend; i++) {
 		ASSERT_EQ(0, madvise(slot_ptr(self, self->pend[i].slot),
 				     SHM_SLOT, MADV_REMOVE));
+	}
 }
 
 /* Take pend[0] with RECV_SLOT, check it, release it. */
@@ -2853,8 +2859,9 @@ static void shm_finish(struct __test_metadata *_metadata, fix_t *self)
 
 	while (self->npend)
 		pend_take(_metadata, self);
-	if (self->held_tx)
+	if (self->held_tx) {
 		ASSERT_EQ(0, slot_release(self->fd3, self->tslot));
+	}
 	self->held_tx = 0;
 	ASSERT_EQ(100, chan_recv(self->fd2, shm_buf[0], SHM_SLOT,
 				 IPCCHAN_NONBLOCK, &r));
@@ -3016,9 +3023,10 @@ static void prep_mmap(struct __test_metadata *_metadata, fix_t *self)
 	self->map2 = MAP_FAILED;
 	/* MAP_POPULATE: the last slots have no pages, populating allocates. */
 	if (self->cflags & MAP_POPULATE)
-		for (i = SHM_SLOTS - 2; i < SHM_SLOTS; i++)
+		for (i = SHM_SLOTS - 2; i < SHM_SLOTS; i++) {
 			ASSERT_EQ(0, madvise(slot_ptr(self, i), SHM_SLOT,
 					     MADV_REMOVE));
+		}
 }
 
 static long call_mmap(fix_t *self)
@@ -3368,8 +3376,9 @@ static void after_recv_shm(struct __test_metadata *_metadata, fix_t *self,
 	self->held_rx = slot;
 	pend_pop(self, 1);
 	shm_check(_metadata, self);
-	if (slot)
+	if (slot) {
 		ASSERT_EQ(0, slot_release(self->fd2, self->rv.slot));
+	}
 	self->held_rx = 0;
 }
 
@@ -3479,8 +3488,9 @@ static void after_recv_batch_shm(struct __test_metadata *_metadata,
 	ASSERT_EQ((__u32)ret, self->bt.done);
 	ASSERT_GE(SHM_PEND_MAX, ret);
 	ASSERT_LT(0, ret);
-	if (!self->injected)
+	if (!self->injected) {
 		ASSERT_EQ(SHM_PEND_MAX, ret);
+	}
 	ASSERT_EQ(self->seq_head, self->hdr[0].seq);
 	for (i = 0; i < ret; i++) {
 		ASSERT_EQ(SHM_LEN, self->hdr[i].len);
@@ -3545,8 +3555,9 @@ static void after_sem(struct __test_metadata *_metadata, fix_t *self,
 			self->semv[1] += 3;
 		else if (self->flags == IPCCHAN_SEM_WAIT)
 			self->semv[1]--;
-		if (!self->injected)
+		if (!self->injected) {
 			ASSERT_EQ(self->semv[1], self->sm.value);
+		}
 	}
 	shm_check(_metadata, self);
 }
@@ -3651,8 +3662,9 @@ static void after_sem_undo(struct __test_metadata *_metadata, fix_t *self,
 	if (ret >= 0) {
 		ASSERT_EQ(0, ret);
 		want += self->flags == IPCCHAN_SEM_POST ? 2 : -1;
-		if (!self->injected)
+		if (!self->injected) {
 			ASSERT_EQ(want, self->sm.value);
+		}
 	}
 	ASSERT_EQ(want, sem_value(self->hold, 0))
 		TH_LOG("%s", ret < 0 ? "a failed operation changed the value" :
@@ -3722,8 +3734,9 @@ static void prep_close_shm(struct __test_metadata *_metadata, fix_t *self)
 			      IPCCHAN_OPEN_SEND | IPCCHAN_OPEN_RECV, 0);
 	ASSERT_LE(0, self->fd4);
 	self->d_fds++;
-	for (i = 0; i < CLOSE_SLOTS; i++)
+	for (i = 0; i < CLOSE_SLOTS; i++) {
 		ASSERT_EQ(0, slot_loan(self->fd4, &slot));
+	}
 	/* Semaphore 1: 4 posted with undo; semaphore 2: 1 taken with undo. */
 	ASSERT_EQ(4, sem_op(self->fd4, IPCCHAN_SEM_POST, 1, 4, IPCCHAN_SEM_UNDO));
 	ASSERT_EQ(1, sem_op(self->hold, IPCCHAN_SEM_POST, 2, 1, 0));

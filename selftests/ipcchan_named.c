@@ -228,8 +228,9 @@ TEST_F(named, open_raw_fields)
 	EXPECT_NE(4242, fd);
 	EXPECT_EQ(1, o.created);
 	EXPECT_EQ(0, o.pad);
-	for (i = 0; i < ARRAY_SIZE(o.reserved); i++)
+	for (i = 0; i < ARRAY_SIZE(o.reserved); i++) {
 		EXPECT_EQ(0, o.reserved[i]);
+	}
 	close(fd);
 	init_open(&o, self->name, IPCCHAN_OPEN_SEND, 0);
 	o.created = 77;
@@ -476,8 +477,9 @@ TEST_F(named, struct_sizes)
 	fd = o->fd;
 	EXPECT_GE(fd, 0);
 	EXPECT_EQ(1, o->created);
-	for (i = 0; i < 32; i++)
+	for (i = 0; i < 32; i++) {
 		EXPECT_EQ(0, buf[sizeof(*o) + i]);
+	}
 	close(fd);
 
 	for (i = 0; i < ARRAY_SIZE(usizes); i++) {
@@ -930,11 +932,12 @@ TEST_F(named, attrs_validated_at_creation)
 	EXPECT_EQ(-EINVAL, chan_open_attr(self->ctl, self->name, CSR, 0600,
 					  16, 1, self->q.max_queue_bytes + 1,
 					  NULL));
-	if (self->q.max_msg_size < UINT32_MAX)
+	if (self->q.max_msg_size < UINT32_MAX) {
 		EXPECT_EQ(-EINVAL, chan_open_attr(self->ctl, self->name, CSR,
 						  0600,
 						  (__u32)self->q.max_msg_size + 1,
 						  1, 0, NULL));
+	}
 	EXPECT_EQ(-ENOENT, chan_open(self->ctl, self->name, SR, 0));
 }
 

@@ -1144,8 +1144,9 @@ TEST_F(notify, fasync_signal_per_message)
 	EXPECT_EQ(-EAGAIN, wait_sig(sig, NO_SIG_MS, &si));
 
 	/* Every message, also into a queue that is not empty. */
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ASSERT_EQ(0, send_str(self->fds[1], "m"));
+	}
 	for (i = 0; i < n; i++) {
 		ASSERT_EQ(sig, wait_sig(sig, SIG_WAIT_MS, &si))
 			TH_LOG("signal %d of %d", i + 1, n);
@@ -1265,8 +1266,9 @@ TEST_F(notify, fasync_batch_send)
 	ASSERT_EQ(3, chan_batch(self->fds[1], IPCCHAN_IOC_SEND_BATCH, m, 3,
 				IPCCHAN_NONBLOCK, 0, NULL));
 	/* fasync: one per message; NOTIFY: one, for the first. */
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
 		ASSERT_EQ(sig, wait_sig(sig, SIG_WAIT_MS, &si)) TH_LOG("%d", i);
+	}
 	EXPECT_EQ(-EAGAIN, wait_sig(sig, 0, &si));
 	EXPECT_EQ(SIGUSR1, wait_sig(SIGUSR1, SIG_WAIT_MS, &si));
 	EXPECT_EQ(-EAGAIN, wait_sig(SIGUSR1, NO_SIG_MS, &si));
@@ -1638,9 +1640,10 @@ TEST_F(notify, dropped_when_receiver_closes)
 
 	before = user_bytes(_metadata, self->ctl);
 	memset(buf, 'q', sizeof(buf));
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(0, chan_send(self->fds[1], buf, 100, 0,
 				       IPCCHAN_NONBLOCK));
+	}
 	EXPECT_EQ(before + 4 * (100 + IPCCHAN_MSG_OVERHEAD),
 		  user_bytes(_metadata, self->ctl));
 	ASSERT_EQ(100, recv_one(self->fds[0], buf, sizeof(buf)));

@@ -791,13 +791,15 @@ TEST_F(shm, slots_max)
 	int fds[2];
 
 	/* Make room for a region of IPCCHAN_SLOTS_MAX + 1 minimal slots. */
-	if (self->q.max_region_size < need + self->page)
+	if (self->q.max_region_size < need + self->page) {
 		ASSERT_EQ(0, param_set("max_region_size", need + self->page));
+	}
 	if (self->q.max_user_region_bytes < self->q.user_region_bytes + need +
-	    self->page)
+	    self->page) {
 		ASSERT_EQ(0, param_set("max_user_region_bytes",
 				       self->q.user_region_bytes + need +
 				       self->page));
+	}
 	EXPECT_EQ(0, shm_create(self->ctl, 0, need, 64, 0, fds));
 	if (fds[0] >= 0) {
 		EXPECT_SLOTS(fds[1], IPCCHAN_SLOTS_MAX, 0, 0, 0);
@@ -2554,8 +2556,9 @@ TEST_F(shm, slots_reclaimed_on_close)
 		h = chan_open(self->ctl, name, IPCCHAN_OPEN_SEND |
 			      IPCCHAN_OPEN_RECV, 0);
 		ASSERT_GE(h, 0);
-		if (round)
+		if (round) {
 			ASSERT_EQ(0, ipcchan_map(h, 0, &hrg));
+		}
 		r0 = reclaimed(p);
 		/* h holds two loans and two received slots; one in flight. */
 		for (i = 0; i < 2; i++) {
@@ -3494,13 +3497,15 @@ TEST_F_TIMEOUT(shm, side_by_side_posix_shm_and_pipe, 240)
 	int i;
 
 	/* Room for 16 slots of 64 KiB. */
-	if (self->q.max_region_size < SBS_SLOTS * 65536)
+	if (self->q.max_region_size < SBS_SLOTS * 65536) {
 		ASSERT_EQ(0, param_set("max_region_size", SBS_SLOTS * 65536));
+	}
 	if (self->q.max_user_region_bytes - self->q.user_region_bytes <
-	    SBS_SLOTS * 65536)
+	    SBS_SLOTS * 65536) {
 		ASSERT_EQ(0, param_set("max_user_region_bytes",
 				       self->q.user_region_bytes +
 				       SBS_SLOTS * 65536));
+	}
 	for (k = 0; k < ARRAY_SIZE(sizes); k++) {
 		size_t sz = sizes[k];
 

@@ -338,8 +338,9 @@ FIXTURE_SETUP(stress)
 	ASSERT_NE(NULL, vlog);
 	snprintf(self->name, sizeof(self->name), "stress-%s-%d",
 		 _metadata->name, getpid());
-	for (i = 0; i < NPARAMS; i++)
+	for (i = 0; i < NPARAMS; i++) {
 		ASSERT_EQ(0, param_save(&self->p[i], limit_params[i]));
+	}
 	self->ctl = ctl_open();
 	ASSERT_GE(self->ctl, 0);
 	ASSERT_EQ(0, chan_query(self->ctl, &self->base));
@@ -929,8 +930,9 @@ TEST_F_TIMEOUT(stress, kill_workers, 240)
 	ASSERT_GE(kc.tx[2], 0);
 
 	t0 = now_ns(CLOCK_MONOTONIC);
-	for (slot = 0; slot < K_SLOTS; slot++)
+	for (slot = 0; slot < K_SLOTS; slot++) {
 		ASSERT_LT(0, k_spawn(&kc, slot, &next_id));
+	}
 
 	/* The killer. */
 	for (k = 0; k < kills; k++) {
@@ -1079,8 +1081,9 @@ TEST_F_TIMEOUT(stress, kill_workers, 240)
 	EXPECT_EQ(queued2, st[2].dropped);
 	EXPECT_EQ(0, st[2].queued_msgs);
 	EXPECT_EQ(0, st[2].receivers);
-	for (ch = 0; ch < 2; ch++)
+	for (ch = 0; ch < 2; ch++) {
 		ASSERT_EQ(0, chan_stats(kc.rx[ch], 0, &st[ch]));
+	}
 
 	/* Reconcile: who sent what, who received what, what the kernel says. */
 	for (i = 0; i < K_MAX_IDS; i++)
@@ -1876,8 +1879,9 @@ TEST_F_TIMEOUT(stress, kill_shm, 240)
 		  q.user_region_bytes);
 
 	t0 = now_ns(CLOCK_MONOTONIC);
-	for (w = 0; w < S_WORKERS; w++)
+	for (w = 0; w < S_WORKERS; w++) {
 		ASSERT_LT(0, s_spawn(&sc, w, &next_id));
+	}
 
 	for (k = 0; k < kills; k++) {
 		int aim = k % S_NAIM, tries;
@@ -2232,8 +2236,9 @@ static void cr_peer_close(struct __test_metadata *_metadata,
 				 IPCCHAN_FD_CLOEXEC, 64, 4, 0, fds));
 	a = fds[0];
 	b = fds[1];
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(0, chan_send_str(a, "full", 0, IPCCHAN_NONBLOCK));
+	}
 	for (i = 0; i < k; i++) {
 		snprintf(m, sizeof(m), "m%d", i);
 		ASSERT_EQ(0, chan_send_str(b, m, 0, IPCCHAN_NONBLOCK));
@@ -2324,8 +2329,9 @@ static void cr_own_close(struct __test_metadata *_metadata,
 		close(w_);
 		return;
 	}
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(0, chan_send_str(w_, "f", 0, IPCCHAN_NONBLOCK));
+	}
 	ASSERT_EQ(0, cr_start(&w, CR_SEND, w_, 0));
 	cr_delay(&self->rng, r, 1, 0);
 	close(w_);
@@ -2378,10 +2384,11 @@ static void cr_epoll_outlives(struct __test_metadata *_metadata,
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	ASSERT_LE(0, ep);
-	for (i = 0; i < nfd; i++)
+	for (i = 0; i < nfd; i++) {
 		ASSERT_EQ(0, epoll_add(ep, fd[i], EPOLLIN |
 				       (chance(&self->rng, 50) ? EPOLLET : 0),
 				       1ULL << i));
+	}
 	if (chance(&self->rng, 30)) {
 		ep2 = epoll_create1(EPOLL_CLOEXEC);
 		ASSERT_LE(0, ep2);
@@ -2453,9 +2460,10 @@ static void cr_epoll_outlives(struct __test_metadata *_metadata,
 	ASSERT_LE(0, efd);
 	ASSERT_EQ(0, epoll_add(ep, efd, EPOLLIN, CR_STOP_TAG));
 	ASSERT_EQ(8, write(efd, &one, 8));
-	if (!joined)
+	if (!joined) {
 		ASSERT_EQ(0, cr_join(&w)) TH_LOG("iteration %u: waiter hangs",
 					       it);
+	}
 	/* Both channels are gone; the epoll fds remain, and still work. */
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
 	EXPECT_EQ(self->base.nr_channels, q.nr_channels)
@@ -2963,8 +2971,9 @@ TEST_F_TIMEOUT(stress, limits_under_load, 240)
 	l_done(sh);						/* 13 */
 	l_go(sh);
 	l_done(sh);						/* 14 */
-	for (u = 0; u < 2; u++)
+	for (u = 0; u < 2; u++) {
 		EXPECT_EQ(0, sh->rep[13][2 * u].user_channels);
+	}
 	ASSERT_EQ(0, chan_query(self->ctl, &q));
 	nr0 = q.nr_channels;
 	EXPECT_EQ(self->base.nr_channels, nr0);
