@@ -495,34 +495,99 @@ void ipcchan_names_exit(void)
  * /proc/ipcchan: the named channels of the opener's IPC namespace (taken,
  * with a reference, when the file is opened), one per line, ids in the
  * opener's user namespace, names escaped (IPCCHAN_NAME_ESCAPE). The names
- * lock is held from ->start to ->stop; each line takes chan->lock for a
- * consistent snapshot. Each ->start/->next walks the table to its position:
- * quadratic in the number of names, bounded by max_channels.
+ * lock is held from ->start to ->stop, one read()'s worth of lines; each
+ * line takes chan->lock for a consistent snapshot.
+ *
+ * The cursor: the iterator records where the entry it last returned is
+ * (its bucket, and how many of the namespace's entries come before it in
+ * that bucket). ->next continues the hash chain from the entry itself.
+ * seq_read_iter() ends a read() after ->next returned an entry there was
+ * no room for, and the next read() calls ->start with that entry's
+ * position: ->start resumes from the record there, and walks from the top
+ * only for any other position (lseek). Reading the whole listing costs
+ * O(names), not O(names^2) with the global names lock held. Names linked
+ * or unlinked between two read() calls may make a line appear twice or
+ * not at all, as in any seq_file listing of a changing table; one read()
+ * with room for the whole listing is a consistent snapshot.
  */
-static struct ipcchan_chan *ipcchan_proc_nth(struct ipc_namespace *ns,
-					     loff_t pos)
+struct ipcchan_proc_iter {
+	struct ipc_namespace *ns;
+	loff_t pos;		/* position of the entry last returned; 0: none */
+	unsigned int bkt;	/* its bucket */
+	unsigned int skip;	/* entries of @ns before it in that bucket */
+};
+
+/*
+ * The entry @skip entries of @it->ns into bucket @bkt, or else the first
+ * in a later bucket; records where it is.
+ */
+static struct ipcchan_chan *ipcchan_proc_at(struct ipcchan_proc_iter *it,
+					    unsigned int bkt,
+					    unsigned int skip)
 {
 	struct ipcchan_chan *chan;
-	int bkt;
+	unsigned int i;
 
-	hash_for_each(ipcchan_names, bkt, chan, name_node)
-		if (chan->ns == ns && pos-- == 0)
+	for (; bkt < HASH_SIZE(ipcchan_names); bkt++, skip = 0) {
+		i = 0;
+		hlist_for_each_entry(chan, &ipcchan_names[bkt], name_node) {
+			if (chan->ns != it->ns || i++ < skip)
+				continue;
+			it->bkt = bkt;
+			it->skip = skip;
 			return chan;
+		}
+	}
 	return NULL;
+}
+
+/* The entry after @chan (the one last returned), in O(1) amortised. */
+static struct ipcchan_chan *ipcchan_proc_after(struct ipcchan_proc_iter *it,
+					       struct ipcchan_chan *chan)
+{
+	hlist_for_each_entry_continue(chan, name_node) {
+		if (chan->ns == it->ns) {
+			it->skip++;
+			return chan;
+		}
+	}
+	return ipcchan_proc_at(it, it->bkt + 1, 0);
 }
 
 static void *ipcchan_proc_start(struct seq_file *m, loff_t *pos)
 {
+	struct ipcchan_proc_iter *it = m->private;
+	struct ipcchan_chan *chan;
+	loff_t i;
+
 	mutex_lock(&ipcchan_names_lock);
 	if (*pos == 0)
 		return SEQ_START_TOKEN;
-	return ipcchan_proc_nth(m->private, *pos - 1);
+	if (it->pos && *pos == it->pos) {
+		/* The entry ->next returned and the last read() left. */
+		chan = ipcchan_proc_at(it, it->bkt, it->skip);
+	} else {
+		/* lseek, or a first read: walk from the top. */
+		chan = ipcchan_proc_at(it, 0, 0);
+		for (i = 1; chan && i < *pos; i++)
+			chan = ipcchan_proc_after(it, chan);
+	}
+	it->pos = chan ? *pos : 0;
+	return chan;
 }
 
 static void *ipcchan_proc_next(struct seq_file *m, void *v, loff_t *pos)
 {
+	struct ipcchan_proc_iter *it = m->private;
+	struct ipcchan_chan *chan;
+
 	++*pos;
-	return ipcchan_proc_nth(m->private, *pos - 1);
+	if (v == SEQ_START_TOKEN)
+		chan = ipcchan_proc_at(it, 0, 0);
+	else
+		chan = ipcchan_proc_after(it, v);
+	it->pos = chan ? *pos : 0;
+	return chan;
 }
 
 static void ipcchan_proc_stop(struct seq_file *m, void *v)
@@ -560,19 +625,22 @@ static const struct seq_operations ipcchan_proc_ops = {
 
 static int ipcchan_proc_open(struct inode *inode, struct file *file)
 {
-	int ret = seq_open(file, &ipcchan_proc_ops);
+	struct ipcchan_proc_iter *it;
 
-	if (ret)
-		return ret;
-	((struct seq_file *)file->private_data)->private =
-		get_ipc_ns(current->nsproxy->ipc_ns);
+	it = __seq_open_private(file, &ipcchan_proc_ops, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	it->ns = get_ipc_ns(current->nsproxy->ipc_ns);
 	return 0;
 }
 
 static int ipcchan_proc_release(struct inode *inode, struct file *file)
 {
-	ipcchan_ns_put(((struct seq_file *)file->private_data)->private);
-	return seq_release(inode, file);
+	struct ipcchan_proc_iter *it;
+
+	it = ((struct seq_file *)file->private_data)->private;
+	ipcchan_ns_put(it->ns);
+	return seq_release_private(inode, file);
 }
 
 static const struct proc_ops ipcchan_proc_fops = {

@@ -1412,78 +1412,149 @@ TEST_F(notify, proc_ipc_namespace)
 	EXPECT_EQ(0, proc_find(name, &pl, NULL, 0));
 }
 
+/* A long name of 200 bytes: @tag, 190 fill bytes, @i in 9 digits. */
+static void long_name(char *name, char tag, int i)
+{
+	name[0] = tag;
+	memset(name + 1, 'n', 190);
+	snprintf(name + 191, 64, "%09d", i);
+}
+
 /*
- * The listing is longer than seq_file's buffer and is read in small
- * pieces: every channel once. In a new IPC namespace, where it holds ours
- * alone.
+ * Read the whole listing into buf in read()s of @chunk bytes, from offset
+ * 0, on @fd (or a fresh open if @fd < 0); the length or -errno.
+ */
+static long proc_read_chunks(int fd, char *buf, size_t size, size_t chunk)
+{
+	int own = fd < 0;
+	size_t len = 0;
+	ssize_t n = 0;
+
+	if (own)
+		fd = open(PROC_PATH, O_RDONLY | O_CLOEXEC);
+	else if (lseek(fd, 0, SEEK_SET))
+		return -errno;
+	if (fd < 0)
+		return -errno;
+	while (len < size - 1 &&
+	       (n = read(fd, buf + len, chunk < size - 1 - len ?
+			 chunk : size - 1 - len)) > 0)
+		len += n;
+	if (n < 0)
+		n = -errno;
+	if (own)
+		close(fd);
+	buf[len] = '\0';
+	return n < 0 ? n : (long)len;
+}
+
+/* How often the listing in buf names long_name(tag, i); -1: garbled. */
+static int proc_count(const char *buf, char tag, int i)
+{
+	char name[IPCCHAN_NAME_MAX + 1];
+	const char *line;
+	int found = 0;
+
+	long_name(name, tag, i);
+	for (line = buf; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (!strncmp(line, name, 200) && line[200] == ' ')
+			found++;
+	return found;
+}
+
+/*
+ * The listing is longer than seq_file's buffer and is read whole, in
+ * small pieces (every read() after the first resumes the walk where the
+ * last one stopped, in the middle of a line or between two), and again
+ * after lseek(0): every channel exactly once, every time. It runs in a
+ * new IPC namespace while the parent's namespace holds as many names,
+ * which share the hash buckets with ours: none of those may show, and
+ * they may not throw the resumed walk off.
  */
 TEST_F(notify, proc_listing_long)
 {
-	int nr = 100;
+	static const size_t chunks[] = { 65536, 4096, 97, 7 };
+	int nr = 300, theirs, i, fd;
 	pid_t pid;
 
-	if (self->q.max_user_channels - self->q.user_channels < (__u64)nr + 2)
-		nr = (int)(self->q.max_user_channels - self->q.user_channels) - 2;
+	if (self->q.max_user_channels - self->q.user_channels <
+	    (__u64)2 * nr + 2)
+		nr = (int)(self->q.max_user_channels -
+			   self->q.user_channels - 2) / 2;
 	ASSERT_GE(nr, 20) TH_LOG("max_user_channels too low for the test");
+	for (theirs = 0; theirs < nr; theirs++) {
+		char name[IPCCHAN_NAME_MAX + 1];
+
+		long_name(name, 'p', theirs);
+		fd = chan_open(self->ctl, name, IPCCHAN_OPEN_SEND |
+			       IPCCHAN_OPEN_CREATE | IPCCHAN_OPEN_EXCL, 0600);
+		ASSERT_LE(0, fd) TH_LOG("parent's name %d: %d", theirs, fd);
+		close(fd);
+	}
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
-		static char buf[65536], name[IPCCHAN_NAME_MAX + 1];
-		int fd, i, lines = 0, found, bad = 0;
-		size_t len = 0;
-		ssize_t n;
-		char *line;
+		static char buf[1 << 18], name[IPCCHAN_NAME_MAX + 1];
+		int c, lines, bad = 0;
+		long len;
 
-		alarm(20);
+		alarm(60);
 		CHILD_CHECK(unshare(CLONE_NEWIPC) == 0, "unshare: %s",
 			    strerror(errno));
-		memset(name, 'n', 191);
 		for (i = 0; i < nr; i++) {
-			snprintf(name + 191, 64, "%09d", i);	/* 200 bytes */
+			long_name(name, 'c', i);
 			fd = chan_open(self->ctl, name, IPCCHAN_OPEN_SEND |
 				       IPCCHAN_OPEN_CREATE | IPCCHAN_OPEN_EXCL,
 				       0600);
-			if (fd < 0) {
-				fprintf(stderr, "# create %d: %d\n", i, fd);
-				bad = 1;
-				nr = i;
-				break;
-			}
+			CHILD_CHECK(fd >= 0, "create %d: %d", i, fd);
 			close(fd);
 		}
 		fd = open(PROC_PATH, O_RDONLY | O_CLOEXEC);
-		while (fd >= 0 && len < sizeof(buf) - 1 &&
-		       (n = read(fd, buf + len, 97 < sizeof(buf) - 1 - len ?
-				 97 : sizeof(buf) - 1 - len)) > 0)
-			len += n;
-		if (fd >= 0)
-			close(fd);
-		buf[len] = '\0';
-		/* Count our lines and each name's; then unlink them all. */
-		for (i = 0; i < nr; i++) {
-			snprintf(name + 191, 64, "%09d", i);	/* 200 bytes */
-			found = 0;
-			for (line = buf; line && *line;
-			     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-				if (!strncmp(line, name, 200) && line[200] == ' ')
-					found++;
-			if (found != 1) {
-				fprintf(stderr, "# %s listed %d times\n", name,
-					found);
-				bad = 1;
+		CHILD_CHECK(fd >= 0, "open: %s", strerror(errno));
+		for (c = 0; c < (int)ARRAY_SIZE(chunks); c++) {
+			/* Once on a fresh file, once after lseek(0) on fd. */
+			len = proc_read_chunks(c % 2 ? fd : -1, buf,
+					       sizeof(buf), chunks[c]);
+			CHILD_CHECK(len > 0, "read by %zu: %ld", chunks[c],
+				    len);
+			CHILD_CHECK(len < (long)sizeof(buf) - 1,
+				    "listing longer than %zu", sizeof(buf));
+			for (i = 0; i < nr; i++) {
+				int ours = proc_count(buf, 'c', i);
+
+				if (ours != 1 || proc_count(buf, 'p', i)) {
+					fprintf(stderr, "# by %zu: c%d listed %d times, p%d %d times\n",
+						chunks[c], i, ours, i,
+						proc_count(buf, 'p', i));
+					bad = 1;
+				}
 			}
-			chan_unlink(self->ctl, name);
+			for (lines = 0, i = 0; buf[i]; i++)
+				lines += buf[i] == '\n';
+			CHILD_CHECK(!bad, "by %zu: see above (%ld bytes)",
+				    chunks[c], len);
+			CHILD_CHECK(lines == nr + 1,
+				    "by %zu: %d lines for %d channels",
+				    chunks[c], lines, nr);
 		}
-		for (line = buf; *line; line++)
-			lines += *line == '\n';
-		CHILD_CHECK(!bad, "see above (read %zu bytes)", len);
-		CHILD_CHECK(lines == nr + 1, "%d lines for %d channels", lines,
-			    nr);
+		close(fd);
+		for (i = 0; i < nr; i++) {
+			long_name(name, 'c', i);
+			CHILD_CHECK(!chan_unlink(self->ctl, name), "unlink %d",
+				    i);
+		}
 		CHILD_CHECK(proc_lines() == 1, "%d lines after unlinking",
 			    proc_lines());
 		_exit(0);
 	}
 	EXPECT_EQ(0, wait_child(pid));
+	for (i = 0; i < theirs; i++) {
+		char name[IPCCHAN_NAME_MAX + 1];
+
+		long_name(name, 'p', i);
+		EXPECT_EQ(0, chan_unlink(self->ctl, name)) TH_LOG("p%d", i);
+	}
 }
 
 /* uid and gid are shown in the reader's user namespace. */
