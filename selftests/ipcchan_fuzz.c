@@ -164,11 +164,11 @@ static const char *const cmd_names[NCMD] = {
 };
 
 enum { X_CLOSE, X_DUP, X_DUP2, X_NEW, X_FORK, X_MAP, X_SIGNAL, X_FCNTL,
-       X_POLL, X_EPOLL, X_RW, X_RMAP, X_TOUCH, X_KNOWN, NX };
+       X_POLL, X_EPOLL, X_RW, X_RMAP, X_TOUCH, X_KNOWN, X_FDINFO, NX };
 static const char *const x_names[NX] = {
 	"close", "dup", "dup2", "new-endpoints", "fork", "mmap/munmap/mprotect",
 	"signal", "fcntl", "poll", "epoll", "read/write", "region-map",
-	"region-touch", "known-channel",
+	"region-touch", "known-channel", "fdinfo",
 };
 
 /* What the known-channel thread does (see "known channels" below). */
@@ -849,12 +849,23 @@ static void expect_struct(struct icall *k, const struct placed *p, int szcls)
 		must(k, E2BIG, " (larger struct with a non-zero tail)");
 }
 
+/*
+ * A pointer into the region zone: a page of some region mapping (the copy
+ * then faults shmem pages in, or gets -EFAULT past a region's end), or a
+ * reservation. Writes end at the chunk's last page, which is never mapped.
+ */
+static unsigned long long zone_ptr(struct ctx *c)
+{
+	return ptr64(mem.rzone + (size_t)rn(c, RZ_CHUNKS) * RZ_PAGES * page +
+		     rn(c, (RZ_PAGES - 1) * page));
+}
+
 /* A pointer the kernel only reads from (payloads, names beyond our page). */
 static unsigned long long data_read_ptr(struct ctx *c, unsigned long long len)
 {
 	unsigned long long span = len < page ? len : page;
 
-	switch (rn(c, 20)) {
+	switch (rn(c, 21)) {
 	case 0 ... 9:
 		return ptr64(mem.payload + (chance(c, 20) ? rn(c, 8) : 0));
 	case 10:	/* runs into the guard after the payload */
@@ -874,6 +885,8 @@ static unsigned long long data_read_ptr(struct ctx *c, unsigned long long len)
 		return ptr64(mem.hole + rn(c, page));
 	case 18:
 		return low_ptrs[rn(c, ARRAY_SIZE(low_ptrs))];
+	case 19:
+		return zone_ptr(c);
 	default:
 		return ptr64(mem.payload + rn(c, mem.payload_len));
 	}
@@ -886,7 +899,7 @@ static unsigned long long data_read_ptr(struct ctx *c, unsigned long long len)
  */
 static unsigned long long data_write_ptr(struct ctx *c)
 {
-	switch (rn(c, 20)) {
+	switch (rn(c, 21)) {
 	case 0 ... 9:
 	case 19:
 		return ptr64(mem.sink + (chance(c, 20) ? rn(c, page) : 0));
@@ -905,6 +918,8 @@ static unsigned long long data_write_ptr(struct ctx *c)
 		return kernel_ptrs[rn(c, ARRAY_SIZE(kernel_ptrs))];
 	case 17:
 		return ptr64(mem.hole + rn(c, page));
+	case 20:
+		return zone_ptr(c);
 	default:
 		return low_ptrs[rn(c, ARRAY_SIZE(low_ptrs))];
 	}
@@ -2913,6 +2928,45 @@ static void x_rw(struct ctx *c)
 	x_log(c, X_RW, s, fd, wr, len, r);
 }
 
+/*
+ * /proc/self/fdinfo of a pool fd, while others use and close it: the
+ * region line must add up as REGION_INFO does.
+ */
+static void x_fdinfo(struct ctx *c)
+{
+	unsigned long long size, free, held, flight, here, loans, recl;
+	int s, fd = pick_region_fd(c, &s), pfd, n;
+	unsigned int ssize, nslots, nsems;
+	char path[64], buf[2048], *l;
+	long r;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	x_begin(c, X_FDINFO, fd);
+	pfd = open(path, O_RDONLY | O_CLOEXEC);
+	r = pfd < 0 ? -errno : 0;
+	if (pfd >= 0) {
+		n = (int)read(pfd, buf, sizeof(buf) - 1);
+		r = n < 0 ? -errno : n;
+		buf[n > 0 ? n : 0] = '\0';
+		close(pfd);
+	}
+	op_end(c);
+	x_log(c, X_FDINFO, s, fd, 0, 0, r);
+	if (r <= 0)
+		return;
+	l = strstr(buf, "ipcchan-region:");
+	if (!l)
+		return;
+	if (sscanf(l, "ipcchan-region:\tsize=%llu slot_size=%u slots=%u free=%llu held=%llu in_flight=%llu held_here=%llu loans=%llu reclaimed=%llu sems=%u",
+		   &size, &ssize, &nslots, &free, &held, &flight, &here, &loans,
+		   &recl, &nsems) != 10 ||
+	    size % page || nslots != (ssize ? size / ssize : 0) ||
+	    free + held + flight != nslots || here > held ||
+	    loans < held + flight || recl > loans || nsems > IPCCHAN_SEMS_MAX)
+		violation(c, "fdinfo of fd %d: %.*s", fd,
+			  (int)strcspn(l, "\n"), l);
+}
+
 /* ---- region mappings -------------------------------------------------------------------- */
 
 /*
@@ -3567,8 +3621,10 @@ static void one_step(struct ctx *c)
 		x_poll(c);
 	else if (r < 975)
 		x_epoll(c);
-	else
+	else if (r < 990)
 		x_rw(c);
+	else
+		x_fdinfo(c);
 }
 
 static void run_steps(struct ctx *c, unsigned long n)
