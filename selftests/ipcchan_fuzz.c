@@ -317,6 +317,8 @@ static const char *const valid_names[] = {
 };
 
 #define SHM_NAME	6	/* valid_names[6]: the pool's named region channel */
+/* Slots held and in flight here when the workers exit (hold_on_exit()). */
+static const char hold_name[] = "fzh";
 static const char *const bad_names[] = { "", ".", "..", "a/b", "/", "fz0/" };
 /* Odd but valid names: a small fixed set, so the end can unlink them all. */
 static const char *const odd_names[] = {
@@ -5557,6 +5559,36 @@ static void *ticker(void *arg)
 	return NULL;
 }
 
+/*
+ * Leave slots of the named region channel held and in flight for process
+ * exit to clean up: the test then opens it afresh and must find none held.
+ */
+static void hold_on_exit(void)
+{
+	struct ipcchan_slot_loan l;
+	struct ipcchan_send s;
+	int fd, i;
+
+	fd = shm_open_name(priv_ctl, hold_name, IPCCHAN_OPEN_SEND |
+			   IPCCHAN_OPEN_RECV | IPCCHAN_OPEN_CREATE |
+			   IPCCHAN_FD_NONBLOCK, 0600, 4 * page, 512, 2, NULL);
+	if (fd < 0)
+		return;
+	for (i = 0; i < 3; i++) {
+		memset(&l, 0, sizeof(l));
+		if (chan_ioctl(fd, IPCCHAN_IOC_SLOT_LOAN, &l))
+			break;
+		if (i)
+			continue;
+		memset(&s, 0, sizeof(s));
+		s.flags = IPCCHAN_SEND_SLOT;
+		s.slot = l.slot;
+		s.len = l.size;
+		chan_ioctl(fd, IPCCHAN_IOC_SEND, &s);
+	}
+	/* fd stays open: the process's exit closes it */
+}
+
 static void *fuzz_thread(void *arg)
 {
 	struct ctx *c = arg;
@@ -5564,6 +5596,7 @@ static void *fuzz_thread(void *arg)
 	c->rec->tid = sys_gettid();
 	pthread_barrier_wait(&start_bar);
 	run_steps(c, cfg.iters);
+	hold_on_exit();
 	__atomic_store_n(&c->rec->op_start, 0, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -5792,6 +5825,7 @@ static void unlink_all(int ctl)
 		chan_unlink(ctl, valid_names[i]);
 	for (i = 0; i < ARRAY_SIZE(odd_names); i++)
 		chan_unlink(ctl, odd_names[i]);
+	chan_unlink(ctl, hold_name);
 	for (i = 0; i < MAX_PROCS; i++) {	/* the known channels' names */
 		snprintf(name, sizeof(name), "fzk%u", i);
 		chan_unlink(ctl, name);
@@ -5811,7 +5845,7 @@ static int check_named_regions(int ctl, int *checked)
 	struct ipcchan_stats st;
 	struct ipcchan_recv rv;
 	struct ipcchan_sem sm;
-	const char *names[ARRAY_SIZE(valid_names) + ARRAY_SIZE(odd_names)];
+	const char *names[ARRAY_SIZE(valid_names) + ARRAY_SIZE(odd_names) + 1];
 	unsigned int i, n = 0, j;
 	size_t buflen = lim.max_msg_size;
 	unsigned char *buf = malloc(buflen ? buflen : 1);
@@ -5823,6 +5857,7 @@ static int check_named_regions(int ctl, int *checked)
 		names[n++] = valid_names[i];
 	for (i = 0; i < ARRAY_SIZE(odd_names); i++)
 		names[n++] = odd_names[i];
+	names[n++] = hold_name;
 	for (i = 0; i < n && buf; i++) {
 		fd = chan_open(ctl, names[i], IPCCHAN_OPEN_SEND |
 			       IPCCHAN_OPEN_RECV | IPCCHAN_FD_NONBLOCK, 0);
