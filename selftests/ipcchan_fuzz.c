@@ -75,6 +75,7 @@
  * Environment: IPCCHAN_FUZZ_SEED (default: from the clock),
  * IPCCHAN_FUZZ_ITERS (steps per thread), IPCCHAN_FUZZ_PROCS,
  * IPCCHAN_FUZZ_THREADS, IPCCHAN_FUZZ_BUDGET (soft time limit, seconds),
+ * IPCCHAN_FUZZ_KPACE (fuzz steps per known-channel operation; 0: none),
  * IPCCHAN_FUZZ_TRACE=1 (print every step). Each thread draws from its own
  * PRNG seeded from the seed, its process and its thread index, and no draw
  * depends on a syscall's result, so a seed replays the same sequence of
@@ -117,10 +118,13 @@
 /*
  * Steps per thread: 2 processes x 3 threads x 90000 steps took 13-32 s in
  * the TCG guest (2 vCPUs on a 2-core host, depending on the host's load),
- * so 100000 aims at 20-40 s. A slower kernel (KASAN, lockdep) stops at the
- * time budget instead, and says so.
+ * so 100000 aimed at 20-40 s. Shared pages made a step dearer (mappings,
+ * fdinfo, one known-channel operation per KPACE steps): 75000 steps now
+ * take about what 100000 took (the "thread-seconds in" line of the stats
+ * says where the time goes; fork is most of it). A slower kernel (KASAN,
+ * lockdep) stops at the time budget instead, and says so.
  */
-#define DEF_ITERS	100000
+#define DEF_ITERS	75000
 #define DEF_PROCS	2
 #define DEF_THREADS	3
 #define DEF_BUDGET	90	/* seconds: stop early (and say so) after this */
@@ -142,13 +146,14 @@
 #define RZ_CHUNKS	8	/* region mappings of the pool, per process */
 #define RZ_PAGES	24	/* pages per chunk; the last is never mapped */
 #define KZ_AREAS	3	/* known thread: ep 0, ep 1, scratch */
-#define KPACE		8	/* a known-channel op per this many fuzz steps */
+#define KPACE		10	/* a known-channel op per this many fuzz steps
+				 * (IPCCHAN_FUZZ_KPACE; 0: no known channels) */
 
 static struct {
 	unsigned long long seed;
 	unsigned long iters;
 	int procs, threads, trace;
-	unsigned int budget;
+	unsigned int budget, kpace;
 	int parsed;
 } cfg;
 
@@ -216,6 +221,7 @@ struct shared {
 	struct trec thr[MAX_PROCS][MAX_THREADS + 1];
 	struct trec child[MAX_PROCS][MAX_THREADS];	/* forked children */
 	unsigned long long kops[NKOP][2];	/* known ops: [0] done, [1] skipped */
+	unsigned long long op_ns[NCMD + NX];	/* time spent in each, all threads */
 	unsigned long long touches[3];		/* no fault, SIGBUS, SIGSEGV */
 	unsigned long long kchans, kbus_child;
 	char viol[MAX_VIOL][VIOL_LEN];
@@ -608,8 +614,18 @@ static void op_begin(struct ctx *c, const struct oplog *o)
 
 static void op_end(struct ctx *c)
 {
-	if (c->rec)
-		__atomic_store_n(&c->rec->op_start, 0, __ATOMIC_RELEASE);
+	unsigned long long t0;
+	int kind;
+
+	if (!c->rec)
+		return;
+	t0 = c->rec->op_start;
+	kind = c->rec->cur.kind;
+	if (t0 && kind >= 0 && kind < NCMD + NX)
+		__atomic_fetch_add(&sh->op_ns[kind],
+				   now_ns(CLOCK_MONOTONIC) - t0,
+				   __ATOMIC_RELAXED);
+	__atomic_store_n(&c->rec->op_start, 0, __ATOMIC_RELEASE);
 }
 
 /* ---- errno oracle ---------------------------------------------------------------- */
@@ -3593,25 +3609,25 @@ static void one_step(struct ctx *c)
 {
 	unsigned int r = rn(c, 1000);
 
-	if (r < 645)
+	if (r < 655)
 		fuzz_ioctl(c);
-	else if (r < 675)
+	else if (r < 685)
 		traffic(c);
-	else if (r < 695)
+	else if (r < 705)
 		slot_traffic(c);
-	else if (r < 720)
+	else if (r < 730)
 		x_close(c);
-	else if (r < 742)
+	else if (r < 752)
 		x_dup(c);
-	else if (r < 760)
+	else if (r < 770)
 		x_dup2(c);
-	else if (r < 815)
+	else if (r < 825)
 		x_new(c);
-	else if (r < 820)
+	else if (r < 830)
 		x_fork(c);
-	else if (r < 840)
+	else if (r < 850)
 		x_map(c);
-	else if (r < 875)
+	else if (r < 880)
 		x_rmap(c);
 	else if (r < 900)
 		x_touch(c);
@@ -3623,7 +3639,7 @@ static void one_step(struct ctx *c)
 		x_poll(c);
 	else if (r < 975)
 		x_epoll(c);
-	else if (r < 990)
+	else if (r < 995)
 		x_rw(c);
 	else
 		x_fdinfo(c);
@@ -3705,28 +3721,39 @@ static struct known {
 
 static volatile int known_stop;
 
-static unsigned char kbyte(unsigned long long tag, size_t i)
+/* Payload @tag: each 8 bytes are the hash of (tag, their index). */
+static unsigned long long kword(unsigned long long tag, size_t w)
 {
-	return (unsigned char)(mix64(tag * 0x100000001b3ULL + (i >> 3)) >>
-			       ((i & 7) * 8));
+	return mix64(tag * 0x100000001b3ULL + w);
 }
 
 static void kfill(unsigned char *d, unsigned long long tag, size_t len)
 {
+	unsigned long long v;
 	size_t i;
 
-	for (i = 0; i < len; i++)
-		d[i] = kbyte(tag, i);
+	for (i = 0; i < len; i += 8) {
+		v = kword(tag, i / 8);
+		memcpy(d + i, &v, len - i < 8 ? len - i : 8);
+	}
 }
 
 /* -1 if @d holds kfill(tag, len), else the first byte that differs. */
 static long kdiff(const unsigned char *d, unsigned long long tag, size_t len)
 {
-	size_t i;
+	unsigned char w[8];
+	unsigned long long v;
+	size_t i, j, n;
 
-	for (i = 0; i < len; i++)
-		if (d[i] != kbyte(tag, i))
-			return (long)i;
+	for (i = 0; i < len; i += 8) {
+		v = kword(tag, i / 8);
+		memcpy(w, &v, 8);
+		n = len - i < 8 ? len - i : 8;
+		if (memcmp(d + i, w, n))
+			for (j = 0; j < n; j++)
+				if (d[i + j] != w[j])
+					return (long)(i + j);
+	}
 	return -1;
 }
 
@@ -5288,7 +5315,7 @@ static const unsigned short k_weights[NKOP] = {
 	[K_LOAN] = 110, [K_SEND_SLOT] = 150, [K_SEND_FORGED] = 60,
 	[K_SEND_PLAIN] = 70, [K_RECV] = 180, [K_RELEASE] = 80,
 	[K_RELEASE_FORGED] = 40, [K_SEM] = 150, [K_INFO] = 20, [K_TOUCH] = 60,
-	[K_MMAP] = 30, [K_FORK_TOUCH] = 5, [K_CLOSE] = 15, [K_REOPEN] = 20,
+	[K_MMAP] = 32, [K_FORK_TOUCH] = 2, [K_CLOSE] = 16, [K_REOPEN] = 20,
 	[K_DESTROY] = 10,
 };
 
@@ -5387,8 +5414,9 @@ static void *known_thread(void *arg)
 		violation(c, "known thread: open %s: %s", IPCCHAN_DEVICE_PATH,
 			  strerror(-K.ctl));
 	pthread_barrier_wait(&start_bar);
-	while (K.ctl >= 0 && !__atomic_load_n(&known_stop, __ATOMIC_RELAXED)) {
-		if (c->step * KPACE >= fuzz_steps()) {
+	while (K.ctl >= 0 && cfg.kpace &&
+	       !__atomic_load_n(&known_stop, __ATOMIC_RELAXED)) {
+		if (c->step * cfg.kpace >= fuzz_steps()) {
 			sleep_ms(1);
 			continue;
 		}
@@ -5685,6 +5713,7 @@ static void parse_cfg(void)
 	cfg.threads = (int)env_ul("IPCCHAN_FUZZ_THREADS", DEF_THREADS);
 	cfg.trace = (int)env_ul("IPCCHAN_FUZZ_TRACE", 0);
 	cfg.budget = (unsigned int)env_ul("IPCCHAN_FUZZ_BUDGET", DEF_BUDGET);
+	cfg.kpace = (unsigned int)env_ul("IPCCHAN_FUZZ_KPACE", KPACE);
 	if (cfg.procs < 1)
 		cfg.procs = 1;
 	if (cfg.procs > MAX_PROCS)
@@ -5982,6 +6011,13 @@ static void print_stats(void)
 			steps += sh->thr[p][t].steps;
 	printf("# steps %llu (+%llu in %llu forked children), SIGUSR1 handled %llu\n",
 	       steps, sh->child_steps, sh->forks, sh->signals_caught);
+	len = snprintf(line, sizeof(line), "# thread-seconds in:");
+	for (e = 0; e < NCMD + NX && len < (int)sizeof(line); e++)
+		if (sh->op_ns[e] >= NSEC_PER_SEC / 10)
+			len += snprintf(line + len, sizeof(line) - len,
+					" %s %.1f", e < NCMD ? cmd_names[e] :
+					x_names[e - NCMD], sh->op_ns[e] / 1e9);
+	printf("%s\n", line);
 	printf("# region touches: %llu no fault, %llu SIGBUS, %llu SIGSEGV\n",
 	       sh->touches[T_OK], sh->touches[T_BUS], sh->touches[T_SEGV]);
 	for (p = 0, steps = 0; p < cfg.procs; p++)
@@ -6036,10 +6072,10 @@ FIXTURE_SETUP(fuzz)
 {
 	parse_cfg();
 	/* First, whatever happens next: what reproduces this run. */
-	printf("# seed=%llu iterations=%lu procs=%d threads=%d\n",
-	       cfg.seed, cfg.iters, cfg.procs, cfg.threads);
-	printf("# reproduce: IPCCHAN_FUZZ_SEED=%llu IPCCHAN_FUZZ_ITERS=%lu IPCCHAN_FUZZ_PROCS=%d IPCCHAN_FUZZ_THREADS=%d ./ipcchan_fuzz\n",
-	       cfg.seed, cfg.iters, cfg.procs, cfg.threads);
+	printf("# seed=%llu iterations=%lu procs=%d threads=%d kpace=%u\n",
+	       cfg.seed, cfg.iters, cfg.procs, cfg.threads, cfg.kpace);
+	printf("# reproduce: IPCCHAN_FUZZ_SEED=%llu IPCCHAN_FUZZ_ITERS=%lu IPCCHAN_FUZZ_PROCS=%d IPCCHAN_FUZZ_THREADS=%d IPCCHAN_FUZZ_KPACE=%u ./ipcchan_fuzz\n",
+	       cfg.seed, cfg.iters, cfg.procs, cfg.threads, cfg.kpace);
 	fflush(stdout);
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	self->ctl = ctl_open();
