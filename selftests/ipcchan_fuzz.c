@@ -108,6 +108,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/futex.h>
 
 #include "kselftest_harness.h"
 #include "common.h"
@@ -4656,7 +4657,8 @@ static void k_op_recv(struct ctx *c)
 	if ((mode >= 12 && mode < 15) || mode == 18)
 		r.flags |= IPCCHAN_RECV_PEEK;
 	r.buf = ptr64(K.sink);
-	r.len = mode == 19 ? rn(c, 64) : K_BUF;
+	/* RECV_SLOT: a slot message needs no buffer, a plain one does */
+	r.len = mode == 19 || (mode < 7 && chance(c, 30)) ? rn(c, 64) : K_BUF;
 	memset(&h, 0, sizeof(h));
 	h.slot = -1;
 	slotmsg = take = 0;
@@ -4724,8 +4726,16 @@ static void k_op_recv(struct ctx *c)
 static void k_release(struct ctx *c, int e, struct ipcchan_slot_release *rel,
 		      const char *what)
 {
+	int fd = K.fd[e], dupfd = -1;
 	struct kplaced p;
 	long want, r;
+
+	/* A dup is the same file: it holds what the endpoint holds. */
+	if (chance(c, 20)) {
+		dupfd = dup(K.fd[e]);
+		if (dupfd >= 0)
+			fd = dupfd;
+	}
 
 	if (rel->flags || rel->pad)
 		want = -EINVAL;
@@ -4738,9 +4748,11 @@ static void k_release(struct ctx *c, int e, struct ipcchan_slot_release *rel,
 		want = -EINVAL;
 	kplace(c, rel, sizeof(*rel), &p);	/* input only */
 	want = kplace_want(&p, want);
-	r = kcall(c, C_SLOT_RELEASE, K.fd[e],
+	r = kcall(c, C_SLOT_RELEASE, fd,
 		  ioc_resize(IPCCHAN_IOC_SLOT_RELEASE, p.usize), p.arg,
 		  rel->slot, e);
+	if (dupfd >= 0)
+		close(dupfd);
 	if (kexpect(c, what, r, want, 0) > 0 && !r)
 		K.st[rel->slot] = KS_FREE;
 }
@@ -4892,10 +4904,47 @@ static void k_op_sem(struct ctx *c)
 	}
 }
 
+/*
+ * Process-shared futexes on region words (no FUTEX_PRIVATE_FLAG: the key
+ * is the page of the shmem file): a wait with the wrong value is EAGAIN,
+ * with the right one it times out, a wake finds no one; past the end of
+ * the region the page cannot be found: EFAULT.
+ */
+static void k_futex(struct ctx *c, int e)
+{
+	struct timespec ts = { 0, 1000000 };
+	unsigned char *m = K.map[e];
+	unsigned int *w, val = 0;
+	long r;
+	int past = chance(c, 20), res;
+
+	w = (unsigned int *)(m + (past ? K.rsize + rn(c, K.mlen[e] - K.rsize) :
+				      rn(c, K.rsize)) / 4 * 4);
+	res = touch_copy(&val, w, sizeof(val), (unsigned char *)w);
+	count_touch(res);
+	if (res != (past ? T_BUS : T_OK)) {
+		violation(c, "known: reading a futex word %s the region: %s %s",
+			  past ? "past" : "inside", t_names[res], kstate());
+		K.bad = 1;
+		return;
+	}
+	r = sysret(syscall(SYS_futex, w, FUTEX_WAIT, val + 1, &ts, NULL, 0));
+	if (kexpect(c, "known FUTEX_WAIT on a region word, wrong value", r,
+		    past ? -EFAULT : -EAGAIN, 0) <= 0)
+		return;
+	r = sysret(syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0));
+	if (kexpect(c, "known FUTEX_WAKE on a region word", r,
+		    past ? -EFAULT : 0, 0) <= 0 || past)
+		return;
+	r = sysret(syscall(SYS_futex, w, FUTEX_WAIT, val, &ts, NULL, 0));
+	kexpect(c, "known FUTEX_WAIT on a region word", r, -ETIMEDOUT,
+		KT_INTR);
+}
+
 /* Touch the known mappings: inside, past the end, through read-only. */
 static void k_op_touch(struct ctx *c)
 {
-	int e = (int)rn(c, 2), v = (int)rn(c, 6), res, want, s;
+	int e = (int)rn(c, 2), v = (int)rn(c, 7), res, want, s;
 	unsigned char *m = K.map[e], *a, before, after;
 	size_t off;
 
@@ -4942,6 +4991,9 @@ static void k_op_touch(struct ctx *c)
 			K.bad = 1;
 		}
 		break;
+	case 6:
+		k_futex(c, e);
+		return;
 	default:	/* the reservation after the mapping */
 		off = K.mlen[e] + rn(c, (RZ_PAGES - 1) * page - K.mlen[e]);
 		want = T_SEGV;
