@@ -38,10 +38,11 @@
  * exact model of it: which slot is free, held by which endpoint or in
  * flight, what each queue holds in which order, what each slot contains,
  * every semaphore value and every endpoint's undo. Every call it makes
- * (loans, slot and plain sends, every kind of receive, releases, forged
- * numbers, semaphore operations with and without undo, overflow,
- * mmap/mprotect/mremap/madvise cases, touches past the end, in place and
- * in a forked child, closes that reclaim, reopen by name) has one exact
+ * (loans, slot and plain sends, every kind of receive, releases, also
+ * through a dup, forged numbers, semaphore operations with and without
+ * undo, overflow, mmap/mprotect/mremap/madvise cases, touches past the
+ * end, in place and in a forked child, process-shared futexes on region
+ * words, closes that reclaim, reopen by name) has one exact
  * expected result, also with the struct placed read-only, unaligned,
  * short or with a non-zero tail, and REGION_INFO (every counter), STATS
  * and the mapped bytes are compared with the model after each operation.
@@ -60,10 +61,11 @@
  *     outputs of successful calls are checked where they can be
  *     (resolved attributes, stats invariant, zeroed reserved words, ...);
  *   - no operation hangs (each thread's current operation is watched);
- *   - REGION_INFO is consistent whenever it is read (slots_free +
- *     slots_held + slots_in_flight == nr_slots, slots_held_here <=
- *     slots_held, no mapping rights without a region, ...), and no
- *     semaphore value written back exceeds IPCCHAN_SEM_VALUE_MAX;
+ *   - REGION_INFO (and the region line of fdinfo) is consistent whenever
+ *     it is read (slots_free + slots_held + slots_in_flight == nr_slots,
+ *     slots_held_here <= slots_held, no mapping rights without a region,
+ *     ...), and no semaphore value written back exceeds
+ *     IPCCHAN_SEM_VALUE_MAX;
  *   - at the end, with every fd closed, a fresh open of each named channel
  *     sees no slot held, in flight only what is still queued, and every
  *     slot free once that is received; then, with every name unlinked, the
