@@ -6149,7 +6149,7 @@ FIXTURE_TEARDOWN(fuzz)
 
 TEST_F_TIMEOUT(fuzz, ioctls, 280)
 {
-	unsigned long long deadline, t0;
+	unsigned long long deadline, t0, steps;
 	struct ipcchan_query q;
 	struct ipcchan_recv rv;
 	struct ipcchan_region_info ri;
@@ -6330,8 +6330,13 @@ TEST_F_TIMEOUT(fuzz, ioctls, 280)
 		printf("# VIOLATION %s\n", sh->viol[i]);
 	if (sh->nviol > MAX_VIOL)
 		printf("# ... and %llu more violations\n", sh->nviol - MAX_VIOL);
-	printf("# seed=%llu iterations=%lu: %llu violation(s)\n", cfg.seed,
-	       cfg.iters, sh->nviol);
+	for (p = 0, steps = 0; p < cfg.procs; p++)
+		for (i = 0; i < cfg.threads; i++)
+			steps += sh->thr[p][i].steps;
+	printf("# seed=%llu iterations=%lu steps=%llu of %llu: %llu violation(s)\n",
+	       cfg.seed, cfg.iters, steps,
+	       (unsigned long long)cfg.iters * cfg.procs * cfg.threads,
+	       sh->nviol);
 	fflush(stdout);
 	EXPECT_EQ(0, sh->nviol);
 	munmap(sh, sizeof(*sh));
