@@ -5877,8 +5877,9 @@ static void build_pool(struct __test_metadata *_metadata, int ctl)
 	slots[19] = open("/dev/null", O_RDWR);
 	ASSERT_EQ(0, pipe2(p, O_NONBLOCK));
 	slots[20] = p[0], slots[21] = p[1];
-	for (i = 0; i < 22; i++)
+	for (i = 0; i < 22; i++) {
 		ASSERT_LE(0, slots[i]) TH_LOG("pool slot %d", i);
+	}
 	slots[22] = 900;			/* closed (never opened) */
 	slots[23] = -1;
 	slots[24] = HUGE_FD;
@@ -5899,8 +5900,9 @@ static void build_pool(struct __test_metadata *_metadata, int ctl)
 				  IPCCHAN_OPEN_RECV, 0, 0, 0, 0, NULL);
 	ASSERT_EQ(0, shm_create(ctl, 0, 0, 0, 0, 0, 3, fds));	/* sems only */
 	slots[34] = fds[0], slots[35] = fds[1];
-	for (i = SHM_SLOT0; i < NSLOTS; i++)
+	for (i = SHM_SLOT0; i < NSLOTS; i++) {
 		ASSERT_LE(0, slots[i]) TH_LOG("pool slot %d", i);
+	}
 }
 
 static void unlink_all(int ctl)
