@@ -5,8 +5,14 @@
 # and modules (for Module.symvers). Prints the kernel release on stdout;
 # progress goes to stderr, the full log to <dir>/build.log.
 #
+# Usage: debug-kernel.sh [FRAGMENT]. FRAGMENT defaults to vm/debug.config;
+# vm/kcsan.config is the KCSAN kernel of `make check-races`. Each fragment
+# names its own release with CONFIG_LOCALVERSION, and two fragments must not
+# share one (they would share kernels/RELEASE).
+#
 # The tree lives in a cache outside the checkout, keyed by the fragment and
-# the package version: ${IPCCHAN_CACHE:-/var/cache/ipcchan}/debug-kernel-KEY.
+# the package version: ${IPCCHAN_CACHE:-/var/cache/ipcchan}/NAME-kernel-KEY,
+# NAME the fragment's name without .config (debug-kernel-KEY for the default).
 # It is registered as .../kernels/RELEASE/{vmlinuz,build}, where vm/run.sh
 # and vm/kdir.sh look for kernels that are not installed in /boot.
 # Idempotent: quick once <dir>/.done exists. A few minutes on 2 cores.
@@ -14,14 +20,17 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-frag=$top/vm/debug.config
+frag=${1:-$top/vm/debug.config}
+[ -r "$frag" ] || { echo "debug-kernel: $frag: no such fragment" >&2; exit 1; }
+frag=$(cd "$(dirname "$frag")" && pwd)/$(basename "$frag")
+name=$(basename "$frag" .config)
 tarball=/usr/src/linux-source-6.12.tar.xz
 cache=${IPCCHAN_CACHE:-/var/cache/ipcchan}
 
 [ -r "$tarball" ] || { echo "debug-kernel: $tarball missing; run 'make deps'" >&2; exit 1; }
 ver=$(dpkg-query -W -f '${Version}' linux-source-6.12)
 key=$({ cat "$frag"; echo "$ver"; } | sha256sum | cut -c1-12)
-dir=$cache/debug-kernel-$key
+dir=$cache/$name-kernel-$key
 src=$dir/src
 log=$dir/build.log
 
@@ -61,12 +70,12 @@ rm -rf "$src"
 mkdir -p "$src"
 say "extracting $tarball ($ver)"
 run tar -xJf "$tarball" -C "$src" --strip-components=1
-cp "$frag" "$dir/debug.config"
+cp "$frag" "$dir/$name.config"
 
 cd "$src"
-say "configuring: tinyconfig + vm/debug.config"
+say "configuring: tinyconfig + $name.config"
 run make tinyconfig
-run scripts/kconfig/merge_config.sh -m .config "$dir/debug.config"
+run scripts/kconfig/merge_config.sh -m .config "$dir/$name.config"
 run make olddefconfig
 
 # tinyconfig drops what lacks its dependencies without a word: every line
@@ -82,9 +91,9 @@ while IFS= read -r line; do
 		! grep -q "^$opt=" .config || bad="$bad
   want '$line', have '$(grep "^$opt=" .config)'" ;;
 	esac
-done < "$dir/debug.config"
+done < "$dir/$name.config"
 if [ -n "$bad" ]; then
-	echo "debug-kernel: vm/debug.config did not survive olddefconfig:$bad" >&2
+	echo "debug-kernel: $name.config did not survive olddefconfig:$bad" >&2
 	exit 1
 fi
 
