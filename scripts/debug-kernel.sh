@@ -6,16 +6,24 @@
 # progress goes to stderr, the full log to <dir>/build.log.
 #
 # Usage: debug-kernel.sh [FRAGMENT]. FRAGMENT defaults to vm/debug.config;
-# vm/kcsan.config is the KCSAN kernel of `make check-races`. Each fragment
-# names its own release with CONFIG_LOCALVERSION, and two fragments must not
-# share one (they would share kernels/RELEASE).
+# vm/kcsan.config is the KCSAN kernel of `make check-races`.
 #
-# The tree lives in a cache outside the checkout, keyed by the fragment and
-# the package version: ${IPCCHAN_CACHE:-/var/cache/ipcchan}/NAME-kernel-KEY,
-# NAME the fragment's name without .config (debug-kernel-KEY for the default).
-# It is registered as .../kernels/RELEASE/{vmlinuz,build}, where vm/run.sh
-# and vm/kdir.sh look for kernels that are not installed in /boot.
-# Idempotent: quick once <dir>/.done exists. A few minutes on 2 cores.
+# The release is VERSION-ipcchan-NAME-KEY: NAME the fragment's file name
+# without .config, KEY a hash of the fragment and of the package version
+# (e.g. 6.12.117-ipcchan-debug-0123456789ab). A kernel whose fragment or
+# source changed is a new kernel with a new name, so checkouts with
+# different fragments (branches, older trees) never register the same
+# release to different trees. Consumers take the name from this script's
+# output, never a literal. It is set by a localversion file in the tree,
+# which every later `make` there honours; fragments leave
+# CONFIG_LOCALVERSION empty.
+#
+# The tree lives in a cache outside the checkout:
+# ${IPCCHAN_CACHE:-/var/cache/ipcchan}/kernel-RELEASE. It is registered as
+# .../kernels/RELEASE/{vmlinuz,build}, where vm/run.sh and vm/kdir.sh look
+# for kernels that are not installed in /boot.
+# Idempotent: quick once <dir>/.done exists; concurrent runs for one
+# release build it once (flock on <dir>/.lock). Several minutes on 2 cores.
 # Then: make module KDIR=$(vm/kdir.sh REL); vm/run.sh -k REL -m check -o DIR
 set -eu
 
@@ -28,18 +36,37 @@ tarball=/usr/src/linux-source-6.12.tar.xz
 cache=${IPCCHAN_CACHE:-/var/cache/ipcchan}
 
 [ -r "$tarball" ] || { echo "debug-kernel: $tarball missing; run 'make deps'" >&2; exit 1; }
+# The release names this fragment alone (see above): a fragment that names
+# one itself would make two fragments' releases meet again.
+if grep -Eq '^CONFIG_LOCALVERSION="[^"]' "$frag"; then
+	echo "debug-kernel: $frag sets CONFIG_LOCALVERSION; this script names the release" >&2
+	exit 1
+fi
 ver=$(dpkg-query -W -f '${Version}' linux-source-6.12)
 key=$({ cat "$frag"; echo "$ver"; } | sha256sum | cut -c1-12)
-dir=$cache/$name-kernel-$key
+case $key in
+[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
+*) echo "debug-kernel: no key for $frag ('$key')" >&2; exit 1 ;;
+esac
+suffix=-ipcchan-$name-$key
+rel=${ver%%-*}$suffix
+dir=$cache/kernel-$rel
 src=$dir/src
 log=$dir/build.log
 
-# Point kernels/RELEASE at this tree; print RELEASE.
+# Point kernels/RELEASE at this tree (unless it already is); print RELEASE.
+# The tree must say the release it was named for.
 register() {
-	rel=$(cat "$src/include/config/kernel.release")
+	got=$(cat "$src/include/config/kernel.release")
+	if [ "$got" != "$rel" ]; then
+		echo "debug-kernel: $src is $got, expected $rel" >&2
+		exit 1
+	fi
 	mkdir -p "$cache/kernels/$rel"
-	ln -sfn "$src/arch/x86/boot/bzImage" "$cache/kernels/$rel/vmlinuz"
-	ln -sfn "$src" "$cache/kernels/$rel/build"
+	[ "$(readlink "$cache/kernels/$rel/vmlinuz" || :)" = "$src/arch/x86/boot/bzImage" ] ||
+		ln -sfn "$src/arch/x86/boot/bzImage" "$cache/kernels/$rel/vmlinuz"
+	[ "$(readlink "$cache/kernels/$rel/build" || :)" = "$src" ] ||
+		ln -sfn "$src" "$cache/kernels/$rel/build"
 	echo "$rel"
 }
 
@@ -71,6 +98,8 @@ mkdir -p "$src"
 say "extracting $tarball ($ver)"
 run tar -xJf "$tarball" -C "$src" --strip-components=1
 cp "$frag" "$dir/$name.config"
+# scripts/setlocalversion appends localversion* files of the tree.
+echo "$suffix" > "$src/localversion-ipcchan"
 
 cd "$src"
 say "configuring: tinyconfig + $name.config"
