@@ -22,6 +22,10 @@
 # ${IPCCHAN_CACHE:-/var/cache/ipcchan}/kernel-RELEASE. It is registered as
 # .../kernels/RELEASE/{vmlinuz,build}, where vm/run.sh and vm/kdir.sh look
 # for kernels that are not installed in /boot.
+# A fragment may add make variables to the kernel's build with a line
+# "# debug-kernel.sh make: VAR=VALUE..." (e.g. vm/kcsan.config). Being in
+# the fragment, they are in KEY too.
+#
 # Idempotent: quick once <dir>/.done exists; concurrent runs for one
 # release build it once (flock on <dir>/.lock). Several minutes on 2 cores.
 # Then: make module KDIR=$(vm/kdir.sh REL); vm/run.sh -k REL -m check -o DIR
@@ -42,6 +46,13 @@ if grep -Eq '^CONFIG_LOCALVERSION="[^"]' "$frag"; then
 	echo "debug-kernel: $frag sets CONFIG_LOCALVERSION; this script names the release" >&2
 	exit 1
 fi
+makevars=$(sed -n 's/^# debug-kernel\.sh make: //p' "$frag")
+for v in $makevars; do
+	case $v in
+	[A-Z]*=*) ;;
+	*) echo "debug-kernel: $frag: '$v' is not a make variable (VAR=VALUE)" >&2; exit 1 ;;
+	esac
+done
 ver=$(dpkg-query -W -f '${Version}' linux-source-6.12)
 key=$({ cat "$frag"; echo "$ver"; } | sha256sum | cut -c1-12)
 case $key in
@@ -126,10 +137,12 @@ if [ -n "$bad" ]; then
 	exit 1
 fi
 
-say "make -j$(nproc) bzImage"
-run make -j"$(nproc)" bzImage
-say "make -j$(nproc) modules"
-run make -j"$(nproc)" modules
+say "make -j$(nproc) $makevars bzImage"
+# shellcheck disable=SC2086 # $makevars: one word per variable
+run make -j"$(nproc)" $makevars bzImage
+say "make -j$(nproc) $makevars modules"
+# shellcheck disable=SC2086
+run make -j"$(nproc)" $makevars modules
 [ -f Module.symvers ] || { echo "debug-kernel: no Module.symvers in $src" >&2; exit 1; }
 touch "$dir/.done"
 say "done"
