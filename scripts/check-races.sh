@@ -8,13 +8,22 @@
 # reports and each report; the last line is "N passed, N failed".
 # Not part of make check (its time budget is taken).
 #
+# Only ipcchan.ko is instrumented (vm/kcsan.config says why), so every
+# watchpoint is on one of its accesses; the guest samples them densely
+# ($kcsan_args below) and the run checks that watchpoints were set while
+# the tests ran (the counters of /sys/kernel/debug/kcsan, printed).
+#
 # IPCCHAN_RACE_TESTS overrides the programs run (selftests/ names);
-# IPCCHAN_GUEST_ARGS adds kernel arguments (e.g. kcsan.skip_watch=1000 to
-# sample more accesses: KCSAN watches one in skip_watch).
+# IPCCHAN_KCSAN_ARGS replaces the sampling arguments ($kcsan_args);
+# IPCCHAN_GUEST_ARGS adds kernel arguments after them.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 tests=${IPCCHAN_RACE_TESTS:-ipcchan_block ipcchan_notify ipcchan_shm ipcchan_stress ipcchan_fuzz}
+# KCSAN skips 1 to skip_watch accesses (at random) between watchpoints,
+# about one module access in 25 here, and holds each for up to
+# udelay_task us; the README says what these settings caught.
+kcsan_args=${IPCCHAN_KCSAN_ARGS:-kcsan.skip_watch=50 kcsan.udelay_task=100}
 pass=0 fail=0
 ok() { echo "ok - $*"; pass=$((pass + 1)); }
 notok() { echo "not ok - $*"; fail=$((fail + 1)); }
@@ -43,8 +52,11 @@ if ! flock "build/$rel/.module.lock" make -s module KDIR="$kdir" \
 fi
 # kbuild compiles an external module with -fsanitize=thread when the kernel
 # has CONFIG_KCSAN: the module then calls the __tsan_* hooks. Without them
-# KCSAN would see only the core kernel's side of a race.
-ntsan=$(nm -u "build/$rel/ipcchan.ko" | grep -c ' __tsan_')
+# KCSAN would see nothing at all (the kernel itself is not instrumented).
+ntsan=0
+if syms=$(nm -u "build/$rel/ipcchan.ko"); then
+	ntsan=$(echo "$syms" | awk '$2 ~ /^__tsan_/ { n++ } END { print n + 0 }')
+fi
 if [ "$ntsan" -gt 0 ]; then
 	ok "ipcchan.ko is KCSAN-instrumented ($ntsan __tsan_* hooks)"
 else
@@ -55,18 +67,21 @@ echo "== $tests in QEMU"
 out=build/$rel/races
 mkdir -p "$out"
 # The guest's cmd mode runs this with its output on the results port, in
-# the markers vm/tap.awk reads.
+# the markers vm/tap.awk reads, and KCSAN's counters before and after.
 {
 	echo 'cd /ipcchan/tests'
+	echo 'sed "s/^/IPCCHAN-KCSAN-BEFORE /" /sys/kernel/debug/kcsan'
 	for t in $tests; do
 		echo "echo IPCCHAN-BEGIN $t"
 		echo "timeout -s KILL \${ipcchan_test_timeout:-900} ./$t"
 		echo "echo IPCCHAN-END $t rc=\$?"
 	done
+	echo 'sed "s/^/IPCCHAN-KCSAN-AFTER /" /sys/kernel/debug/kcsan'
 } > "$out/cmd.sh"
 start=$(date +%s)
 qrc=0
 IPCCHAN_VM_TIMEOUT=${IPCCHAN_VM_TIMEOUT:-3000} \
+	IPCCHAN_GUEST_ARGS="$kcsan_args ${IPCCHAN_GUEST_ARGS:-}" \
 	vm/run.sh -k "$rel" -m cmd -o "$out" -c "$out/cmd.sh" > /dev/null || qrc=$?
 secs=$(($(date +%s) - start))
 [ -f "$out/guest.log" ] || : > "$out/guest.log"
@@ -82,11 +97,26 @@ if [ "$qrc" -ne 0 ]; then
 fi
 
 # KCSAN must have been on: its boot selftest says so (kernel/kcsan/selftest.c).
-st=$(grep -aoE 'kcsan: selftest: [0-9]+/[0-9]+ tests passed' "$out/console.log" | head -n 1)
+st=$(grep -m 1 -aoE 'kcsan: selftest: [0-9]+/[0-9]+ tests passed' "$out/console.log")
 if [ -n "$st" ] && echo "$st" | awk -F'[ /]' '{ exit !($3 == $4) }'; then
 	ok "KCSAN active in the guest ($st)"
 else
 	notok "KCSAN active in the guest (no passing 'kcsan: selftest' line in $out/console.log)"
+fi
+
+# ... and watching the module while the tests ran: watchpoints set between
+# the two snapshots of its counters (only ipcchan.ko can set them).
+kcounter() {	# kcounter BEFORE|AFTER NAME: the value, or nothing
+	tr -d '\r' < "$out/guest.log" |
+		awk -v k="IPCCHAN-KCSAN-$1" -v n="$2:" '$1 == k && $2 == n && !v { v = $3 } END { print v }'
+}
+echo "# KCSAN ($kcsan_args${IPCCHAN_GUEST_ARGS:+ $IPCCHAN_GUEST_ARGS}), counters after the tests:"
+tr -d '\r' < "$out/guest.log" | sed -n 's/^IPCCHAN-KCSAN-AFTER \(.\)/#   \1/p'
+w0=$(kcounter BEFORE setup_watchpoints) w1=$(kcounter AFTER setup_watchpoints)
+if [ -n "$w0" ] && [ -n "$w1" ] && [ "$w1" -gt "$w0" ]; then
+	ok "KCSAN watched ipcchan.ko: $((w1 - w0)) watchpoints during the tests"
+else
+	notok "KCSAN watched ipcchan.ko (setup_watchpoints before '${w0}', after '${w1}')"
 fi
 
 # Every KCSAN report, whole: from its "BUG: KCSAN:" line to the closing
