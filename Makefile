@@ -7,6 +7,8 @@
 #   make              module (for KDIR), libipcchan, selftests, benchmark
 #   make deps         install what the project needs from Debian's packages
 #   make check        lint, DKMS, then every selftest in QEMU on each kernel
+#   make check-races  the concurrency selftests on a KCSAN kernel (built here,
+#                     cached); fails on any KCSAN report (scripts/check-races.sh)
 #   make vm [CMD=..]  boot the 6.12 guest with ipcchan loaded (shell or CMD)
 #   make lint         checkpatch --strict, W=1 and sparse on both kernels
 #   make dkms-check   dkms add/build/remove against both kernels' headers
@@ -55,6 +57,12 @@ dkms-check:
 check: all
 	@scripts/check.sh
 
+# Not part of make check: a second debug kernel, with KCSAN instead of KASAN
+# (vm/kcsan.config; the two exclude each other), runs the selftests that
+# race (block, notify, shm, stress, fuzz) and fails on any data-race report.
+check-races: lib selftests
+	@scripts/check-races.sh
+
 # make vm: interactive shell in the 6.12 guest; make vm CMD='...': run it
 # there, print its output and return its exit status.
 vm: lib selftests bench-build
@@ -80,5 +88,6 @@ clean:
 	$(MAKE) -C selftests clean
 	$(MAKE) -C bench clean
 
-.PHONY: all module lib selftests bench-build deps lint dkms-check check vm \
+.PHONY: all module lib selftests bench-build deps lint dkms-check check \
+	check-races vm \
 	run bench clean

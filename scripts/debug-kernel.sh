@@ -5,32 +5,79 @@
 # and modules (for Module.symvers). Prints the kernel release on stdout;
 # progress goes to stderr, the full log to <dir>/build.log.
 #
-# The tree lives in a cache outside the checkout, keyed by the fragment and
-# the package version: ${IPCCHAN_CACHE:-/var/cache/ipcchan}/debug-kernel-KEY.
-# It is registered as .../kernels/RELEASE/{vmlinuz,build}, where vm/run.sh
-# and vm/kdir.sh look for kernels that are not installed in /boot.
-# Idempotent: quick once <dir>/.done exists. A few minutes on 2 cores.
+# Usage: debug-kernel.sh [FRAGMENT]. FRAGMENT defaults to vm/debug.config;
+# vm/kcsan.config is the KCSAN kernel of `make check-races`.
+#
+# The release is VERSION-ipcchan-NAME-KEY: NAME the fragment's file name
+# without .config, KEY a hash of the fragment and of the package version
+# (e.g. 6.12.117-ipcchan-debug-0123456789ab). A kernel whose fragment or
+# source changed is a new kernel with a new name, so checkouts with
+# different fragments (branches, older trees) never register the same
+# release to different trees. Consumers take the name from this script's
+# output, never a literal. It is set by a localversion file in the tree,
+# which every later `make` there honours; fragments leave
+# CONFIG_LOCALVERSION empty.
+#
+# The tree lives in a cache outside the checkout:
+# ${IPCCHAN_CACHE:-/var/cache/ipcchan}/kernel-RELEASE. It is registered as
+# .../kernels/RELEASE/{vmlinuz,build}, where vm/run.sh and vm/kdir.sh look
+# for kernels that are not installed in /boot.
+# A fragment may add make variables to the kernel's build with a line
+# "# debug-kernel.sh make: VAR=VALUE..." (e.g. vm/kcsan.config). Being in
+# the fragment, they are in KEY too.
+#
+# Idempotent: quick once <dir>/.done exists; concurrent runs for one
+# release build it once (flock on <dir>/.lock). Several minutes on 2 cores.
 # Then: make module KDIR=$(vm/kdir.sh REL); vm/run.sh -k REL -m check -o DIR
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-frag=$top/vm/debug.config
+frag=${1:-$top/vm/debug.config}
+[ -r "$frag" ] || { echo "debug-kernel: $frag: no such fragment" >&2; exit 1; }
+frag=$(cd "$(dirname "$frag")" && pwd)/$(basename "$frag")
+name=$(basename "$frag" .config)
 tarball=/usr/src/linux-source-6.12.tar.xz
 cache=${IPCCHAN_CACHE:-/var/cache/ipcchan}
 
 [ -r "$tarball" ] || { echo "debug-kernel: $tarball missing; run 'make deps'" >&2; exit 1; }
+# The release names this fragment alone (see above): a fragment that names
+# one itself would make two fragments' releases meet again.
+if grep -Eq '^CONFIG_LOCALVERSION="[^"]' "$frag"; then
+	echo "debug-kernel: $frag sets CONFIG_LOCALVERSION; this script names the release" >&2
+	exit 1
+fi
+makevars=$(sed -n 's/^# debug-kernel\.sh make: //p' "$frag")
+for v in $makevars; do
+	case $v in
+	[A-Z]*=*) ;;
+	*) echo "debug-kernel: $frag: '$v' is not a make variable (VAR=VALUE)" >&2; exit 1 ;;
+	esac
+done
 ver=$(dpkg-query -W -f '${Version}' linux-source-6.12)
 key=$({ cat "$frag"; echo "$ver"; } | sha256sum | cut -c1-12)
-dir=$cache/debug-kernel-$key
+case $key in
+[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
+*) echo "debug-kernel: no key for $frag ('$key')" >&2; exit 1 ;;
+esac
+suffix=-ipcchan-$name-$key
+rel=${ver%%-*}$suffix
+dir=$cache/kernel-$rel
 src=$dir/src
 log=$dir/build.log
 
-# Point kernels/RELEASE at this tree; print RELEASE.
+# Point kernels/RELEASE at this tree (unless it already is); print RELEASE.
+# The tree must say the release it was named for.
 register() {
-	rel=$(cat "$src/include/config/kernel.release")
+	got=$(cat "$src/include/config/kernel.release")
+	if [ "$got" != "$rel" ]; then
+		echo "debug-kernel: $src is $got, expected $rel" >&2
+		exit 1
+	fi
 	mkdir -p "$cache/kernels/$rel"
-	ln -sfn "$src/arch/x86/boot/bzImage" "$cache/kernels/$rel/vmlinuz"
-	ln -sfn "$src" "$cache/kernels/$rel/build"
+	[ "$(readlink "$cache/kernels/$rel/vmlinuz" || :)" = "$src/arch/x86/boot/bzImage" ] ||
+		ln -sfn "$src/arch/x86/boot/bzImage" "$cache/kernels/$rel/vmlinuz"
+	[ "$(readlink "$cache/kernels/$rel/build" || :)" = "$src" ] ||
+		ln -sfn "$src" "$cache/kernels/$rel/build"
 	echo "$rel"
 }
 
@@ -61,12 +108,14 @@ rm -rf "$src"
 mkdir -p "$src"
 say "extracting $tarball ($ver)"
 run tar -xJf "$tarball" -C "$src" --strip-components=1
-cp "$frag" "$dir/debug.config"
+cp "$frag" "$dir/$name.config"
+# scripts/setlocalversion appends localversion* files of the tree.
+echo "$suffix" > "$src/localversion-ipcchan"
 
 cd "$src"
-say "configuring: tinyconfig + vm/debug.config"
+say "configuring: tinyconfig + $name.config"
 run make tinyconfig
-run scripts/kconfig/merge_config.sh -m .config "$dir/debug.config"
+run scripts/kconfig/merge_config.sh -m .config "$dir/$name.config"
 run make olddefconfig
 
 # tinyconfig drops what lacks its dependencies without a word: every line
@@ -82,16 +131,18 @@ while IFS= read -r line; do
 		! grep -q "^$opt=" .config || bad="$bad
   want '$line', have '$(grep "^$opt=" .config)'" ;;
 	esac
-done < "$dir/debug.config"
+done < "$dir/$name.config"
 if [ -n "$bad" ]; then
-	echo "debug-kernel: vm/debug.config did not survive olddefconfig:$bad" >&2
+	echo "debug-kernel: $name.config did not survive olddefconfig:$bad" >&2
 	exit 1
 fi
 
-say "make -j$(nproc) bzImage"
-run make -j"$(nproc)" bzImage
-say "make -j$(nproc) modules"
-run make -j"$(nproc)" modules
+say "make -j$(nproc) $makevars bzImage"
+# shellcheck disable=SC2086 # $makevars: one word per variable
+run make -j"$(nproc)" $makevars bzImage
+say "make -j$(nproc) $makevars modules"
+# shellcheck disable=SC2086
+run make -j"$(nproc)" $makevars modules
 [ -f Module.symvers ] || { echo "debug-kernel: no Module.symvers in $src" >&2; exit 1; }
 touch "$dir/.done"
 say "done"

@@ -20,7 +20,8 @@
  *   sizes 64 and 4096, every length from 0 to the slot size, checksums,
  *   each message exactly once;
  * - semaphores: post, wait, trywait, timed waits on CLOCK_MONOTONIC and
- *   CLOCK_REALTIME, value, overflow, undo when the file is released;
+ *   CLOCK_REALTIME, value, overflow, undo when the file is released, and
+ *   processes contending for one used as a lock;
  * - crash cleanup: a process holding loaned and received slots and a
  *   semaphore unit is SIGKILLed; everything comes back and blocked peers
  *   proceed;
@@ -33,6 +34,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stddef.h>
@@ -2862,6 +2864,92 @@ TEST_F_TIMEOUT(shm, sem_blocking_and_timed_waits, 60)
 	EXPECT_EQ(0, ipcchan_sem_post(fds[1], 0, 1, 0));
 	EXPECT_EQ(1, sem_value(fds[0], 0));
 	close_pair(fds);
+}
+
+/*
+ * Processes take turns through semaphore 0 used as a lock (value 1), half
+ * of them sleeping in WAIT, half spinning on a nonblocking WAIT. The value
+ * a call reports is the one right after it, read under the semaphore's
+ * lock: a WAIT that took the lock sees 0 and a POST that gave it back sees
+ * 1, whoever takes it next and however soon. Semaphore 1 counts the turns
+ * (posted with the lock held: its POST sees the count so far). This is
+ * the test that has two CPUs in the semaphore code at once: under KCSAN
+ * (make check-races) it is where a semaphore access outside region->lock
+ * shows up.
+ */
+#define SEMC_PROCS	4
+#define SEMC_TURNS	1500
+
+struct semc_shared {
+	unsigned int turns;	/* written with the lock held */
+	unsigned int bad_wait;	/* idem */
+	unsigned int bad_count;	/* idem */
+	unsigned int bad_post;	/* atomic: the lock is given back */
+	unsigned int errors;	/* atomic */
+};
+
+static void semc_worker(int fd, bool spin, struct semc_shared *sh)
+{
+	unsigned int t;
+	__u32 v;
+	int r;
+
+	for (t = 0; t < SEMC_TURNS; t++) {
+		do {
+			r = sem_raw(fd, IPCCHAN_SEM_WAIT, 0, 0,
+				    spin ? IPCCHAN_NONBLOCK : 0, 0, &v);
+			if (r == -EAGAIN)
+				sched_yield();
+		} while (r == -EAGAIN);
+		if (r) {
+			__atomic_add_fetch(&sh->errors, 1, __ATOMIC_RELAXED);
+			_exit(1);
+		}
+		if (v != 0)
+			sh->bad_wait++;
+		sh->turns++;
+		if (sem_raw(fd, IPCCHAN_SEM_POST, 1, 1, 0, 0, &v) ||
+		    v != sh->turns)
+			sh->bad_count++;
+		if (sem_raw(fd, IPCCHAN_SEM_POST, 0, 1, 0, 0, &v)) {
+			__atomic_add_fetch(&sh->errors, 1, __ATOMIC_RELAXED);
+			_exit(1);
+		}
+		if (v != 1)
+			__atomic_add_fetch(&sh->bad_post, 1, __ATOMIC_RELAXED);
+	}
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(shm, sem_contention, 120)
+{
+	pid_t pid[SEMC_PROCS];
+	struct semc_shared *sh;
+	int fds[2], i;
+
+	sh = shared_alloc(sizeof(*sh));
+	ASSERT_NE(NULL, sh);
+	memset(sh, 0, sizeof(*sh));
+	ASSERT_EQ(0, make_chan(self->ctl, 0, 0, 0, 2, 0, fds));
+	ASSERT_EQ(0, ipcchan_sem_post(fds[1], 0, 1, 0));
+	for (i = 0; i < SEMC_PROCS; i++) {
+		pid[i] = fork();
+		ASSERT_GE(pid[i], 0);
+		if (pid[i] == 0)
+			semc_worker(fds[i % 2], i % 2, sh);
+	}
+	for (i = 0; i < SEMC_PROCS; i++) {
+		EXPECT_EQ(0, wait_child_ms(pid[i], 100000)) TH_LOG("worker %d", i);
+	}
+	EXPECT_EQ(0, sh->errors);
+	EXPECT_EQ(SEMC_PROCS * SEMC_TURNS, sh->turns);
+	EXPECT_EQ(0, sh->bad_wait);
+	EXPECT_EQ(0, sh->bad_count);
+	EXPECT_EQ(0, sh->bad_post);
+	EXPECT_EQ(1, sem_value(fds[0], 0));
+	EXPECT_EQ(SEMC_PROCS * SEMC_TURNS, sem_value(fds[0], 1));
+	close_pair(fds);
+	munmap(sh, sizeof(*sh));
 }
 
 TEST_F(shm, sem_bad_input)
