@@ -95,24 +95,54 @@ static inline int ctl_open(void)
 	return ipcchan_ctl_open(IPCCHAN_CTL_CLOEXEC);
 }
 
+/*
+ * IPCCHAN_IOC_CREATE with the attributes in *c (the rest of it zero, as
+ * a designated initializer leaves it); 0 and the two endpoints, or -errno.
+ */
+static inline int chan_create_raw(int ctl, struct ipcchan_create *c,
+				  int fds[2])
+{
+	long r;
+
+	c->fds[0] = c->fds[1] = -1;
+	r = chan_ioctl(ctl, IPCCHAN_IOC_CREATE, c);
+	if (r < 0)
+		return r;
+	fds[0] = c->fds[0];
+	fds[1] = c->fds[1];
+	return 0;
+}
+
 static inline int chan_create(int ctl, __u64 flags, __u32 msg_size_max,
 			      __u32 queue_msgs, __u64 queue_bytes, int fds[2])
 {
-	struct ipcchan_create c;
+	struct ipcchan_create c = {
+		.flags = flags,
+		.msg_size_max = msg_size_max,
+		.queue_msgs = queue_msgs,
+		.queue_bytes = queue_bytes,
+	};
+
+	return chan_create_raw(ctl, &c, fds);
+}
+
+/*
+ * IPCCHAN_IOC_OPEN with the name, flags and attributes in *o; the new
+ * endpoint or -errno, and *created (if not NULL).
+ */
+static inline int chan_open_raw(int ctl, struct ipcchan_open *o,
+				__u32 *created)
+{
 	long r;
 
-	memset(&c, 0, sizeof(c));
-	c.flags = flags;
-	c.msg_size_max = msg_size_max;
-	c.queue_msgs = queue_msgs;
-	c.queue_bytes = queue_bytes;
-	c.fds[0] = c.fds[1] = -1;
-	r = chan_ioctl(ctl, IPCCHAN_IOC_CREATE, &c);
+	o->fd = -1;
+	o->created = 0xdead;
+	r = chan_ioctl(ctl, IPCCHAN_IOC_OPEN, o);
 	if (r < 0)
 		return r;
-	fds[0] = c.fds[0];
-	fds[1] = c.fds[1];
-	return 0;
+	if (created)
+		*created = o->created;
+	return o->fd;
 }
 
 /* Returns the new endpoint or -errno; *created (if not NULL) is set. */
@@ -121,24 +151,16 @@ static inline int chan_open_attr(int ctl, const char *name, __u64 flags,
 				 __u32 queue_msgs, __u64 queue_bytes,
 				 __u32 *created)
 {
-	struct ipcchan_open o;
-	long r;
+	struct ipcchan_open o = {
+		.flags = flags,
+		.name = ptr64(name),
+		.mode = mode,
+		.msg_size_max = msg_size_max,
+		.queue_msgs = queue_msgs,
+		.queue_bytes = queue_bytes,
+	};
 
-	memset(&o, 0, sizeof(o));
-	o.flags = flags;
-	o.name = ptr64(name);
-	o.mode = mode;
-	o.msg_size_max = msg_size_max;
-	o.queue_msgs = queue_msgs;
-	o.queue_bytes = queue_bytes;
-	o.fd = -1;
-	o.created = 0xdead;
-	r = chan_ioctl(ctl, IPCCHAN_IOC_OPEN, &o);
-	if (r < 0)
-		return r;
-	if (created)
-		*created = o.created;
-	return o.fd;
+	return chan_open_raw(ctl, &o, created);
 }
 
 static inline int chan_open(int ctl, const char *name, __u64 flags, __u32 mode)

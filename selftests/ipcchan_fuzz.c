@@ -413,23 +413,16 @@ static int shm_create(int ctl, unsigned long long flags, unsigned int msz,
 		      unsigned int qm, unsigned long long rsize,
 		      unsigned int ssize, unsigned int nsems, int fds[2])
 {
-	struct ipcchan_create cr;
-	long r;
+	struct ipcchan_create cr = {
+		.flags = flags,
+		.msg_size_max = msz,
+		.queue_msgs = qm,
+		.region_size = rsize,
+		.slot_size = ssize,
+		.nr_sems = nsems,
+	};
 
-	memset(&cr, 0, sizeof(cr));
-	cr.flags = flags;
-	cr.msg_size_max = msz;
-	cr.queue_msgs = qm;
-	cr.region_size = rsize;
-	cr.slot_size = ssize;
-	cr.nr_sems = nsems;
-	cr.fds[0] = cr.fds[1] = -1;
-	r = chan_ioctl(ctl, IPCCHAN_IOC_CREATE, &cr);
-	if (r < 0)
-		return (int)r;
-	fds[0] = cr.fds[0];
-	fds[1] = cr.fds[1];
-	return 0;
+	return chan_create_raw(ctl, &cr, fds);
 }
 
 /* IPCCHAN_IOC_OPEN with shared-page attributes; the fd or -errno. */
@@ -438,24 +431,16 @@ static int shm_open_name(int ctl, const char *name, unsigned long long flags,
 			 unsigned int ssize, unsigned int nsems,
 			 unsigned int *created)
 {
-	struct ipcchan_open o;
-	long r;
+	struct ipcchan_open o = {
+		.flags = flags,
+		.name = ptr64(name),
+		.mode = mode,
+		.region_size = rsize,
+		.slot_size = ssize,
+		.nr_sems = nsems,
+	};
 
-	memset(&o, 0, sizeof(o));
-	o.flags = flags;
-	o.name = ptr64(name);
-	o.mode = mode;
-	o.region_size = rsize;
-	o.slot_size = ssize;
-	o.nr_sems = nsems;
-	o.fd = -1;
-	o.created = 0xdead;
-	r = chan_ioctl(ctl, IPCCHAN_IOC_OPEN, &o);
-	if (r < 0)
-		return (int)r;
-	if (created)
-		*created = o.created;
-	return o.fd;
+	return chan_open_raw(ctl, &o, created);
 }
 
 static int nonzero(const unsigned char *p, size_t n)

@@ -112,40 +112,30 @@ _Static_assert(sizeof(struct ipcchan_region_info) ==
 static int shm_create(int ctl, __u64 flags, __u64 region_size, __u32 slot_size,
 		      __u32 nr_sems, int fds[2])
 {
-	struct ipcchan_create c;
-	long r;
+	struct ipcchan_create c = {
+		.flags = flags,
+		.region_size = region_size,
+		.slot_size = slot_size,
+		.nr_sems = nr_sems,
+	};
 
-	memset(&c, 0, sizeof(c));
-	c.flags = flags;
-	c.region_size = region_size;
-	c.slot_size = slot_size;
-	c.nr_sems = nr_sems;
-	c.fds[0] = c.fds[1] = -1;
-	r = chan_ioctl(ctl, IPCCHAN_IOC_CREATE, &c);
-	if (r < 0)
-		return r;
-	fds[0] = c.fds[0];
-	fds[1] = c.fds[1];
-	return 0;
+	return chan_create_raw(ctl, &c, fds);
 }
 
 /* A named channel; returns the endpoint or -errno. */
 static int shm_open_named(int ctl, const char *name, __u64 flags, __u32 mode,
 			  __u64 region_size, __u32 slot_size, __u32 nr_sems)
 {
-	struct ipcchan_open o;
-	long r;
+	struct ipcchan_open o = {
+		.flags = flags,
+		.name = ptr64(name),
+		.mode = mode,
+		.region_size = region_size,
+		.slot_size = slot_size,
+		.nr_sems = nr_sems,
+	};
 
-	memset(&o, 0, sizeof(o));
-	o.flags = flags;
-	o.name = ptr64(name);
-	o.mode = mode;
-	o.region_size = region_size;
-	o.slot_size = slot_size;
-	o.nr_sems = nr_sems;
-	o.fd = -1;
-	r = chan_ioctl(ctl, IPCCHAN_IOC_OPEN, &o);
-	return r < 0 ? (int)r : o.fd;
+	return chan_open_raw(ctl, &o, NULL);
 }
 
 static int rinfo(int fd, struct ipcchan_region_info *ri)
