@@ -846,6 +846,16 @@ static void place(struct ctx *c, const void *s, size_t native,
 	}
 }
 
+/* Aim @k at the struct @p placed, sent as ioctl @ioc with its @flags. */
+static void aim(struct icall *k, const struct placed *p, unsigned long ioc,
+		unsigned long long flags)
+{
+	k->ioc = ioc;
+	k->arg = p->arg;
+	k->pk = p->pk;
+	k->flags = flags;
+}
+
 /* What the size and the placement alone decide, in the kernel's order. */
 static void expect_struct(struct icall *k, const struct placed *p, int szcls)
 {
@@ -1407,10 +1417,7 @@ static void fuzz_query(struct ctx *c)
 	usize = pick_usize(c, sizeof(q), &szcls);
 	place(c, &q, sizeof(q), usize, szcls, &p);
 	k.fd = pick_ctl_fd(c, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_QUERY, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = q.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_QUERY, usize), q.flags);
 	k.a = usize;
 	expect_struct(&k, &p, szcls);
 	if (p.in_stable && bad)
@@ -1477,10 +1484,7 @@ static void fuzz_create(struct ctx *c)
 	usize = pick_usize(c, sizeof(cr), &szcls);
 	place(c, &cr, sizeof(cr), usize, szcls, &p);
 	k.fd = pick_ctl_fd(c, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_CREATE, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = cr.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_CREATE, usize), cr.flags);
 	k.a = (unsigned long long)cr.msg_size_max << 32 | cr.queue_msgs;
 	k.b = cr.queue_bytes;
 	expect_struct(&k, &p, szcls);
@@ -1592,10 +1596,7 @@ static void fuzz_open(struct ctx *c)
 	usize = pick_usize(c, sizeof(op), &szcls);
 	place(c, &op, sizeof(op), usize, szcls, &p);
 	k.fd = pick_ctl_fd(c, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_OPEN, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = op.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_OPEN, usize), op.flags);
 	k.a = op.name;
 	k.b = op.mode;
 	expect_struct(&k, &p, szcls);
@@ -1667,10 +1668,7 @@ static void fuzz_unlink(struct ctx *c)
 	usize = pick_usize(c, sizeof(u), &szcls);
 	place(c, &u, sizeof(u), usize, szcls, &p);
 	k.fd = pick_ctl_fd(c, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_UNLINK, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = u.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_UNLINK, usize), u.flags);
 	k.a = u.name;
 	expect_struct(&k, &p, szcls);
 	if (p.in_stable && bad)
@@ -1775,10 +1773,7 @@ static void fuzz_send(struct ctx *c)
 		k.fd = held_fd(c, hidx, &k.slot);
 	else
 		k.fd = pick_ep_fd(c, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_SEND, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = s.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_SEND, usize), s.flags);
 	k.a = s.len;
 	k.b = slotted ? s.slot : s.buf;
 	expect_struct(&k, &p, szcls);
@@ -1874,10 +1869,7 @@ static void fuzz_recv(struct ctx *c)
 		k.fd = pick_region_fd(c, &k.slot);
 	else
 		k.fd = pick_ep_fd(c, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_RECV, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = r.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_RECV, usize), r.flags);
 	k.a = r.len;
 	k.b = r.buf;
 	expect_struct(&k, &p, szcls);
@@ -1989,11 +1981,8 @@ static void fuzz_batch(struct ctx *c, int recv)
 	usize = pick_usize(c, sizeof(b), &szcls);
 	place(c, &b, sizeof(b), usize, szcls, &p);
 	k.fd = pick_ep_fd(c, &k.slot);
-	k.ioc = ioc_resize(recv ? IPCCHAN_IOC_RECV_BATCH :
-				  IPCCHAN_IOC_SEND_BATCH, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = b.flags;
+	aim(&k, &p, ioc_resize(recv ? IPCCHAN_IOC_RECV_BATCH :
+			       IPCCHAN_IOC_SEND_BATCH, usize), b.flags);
 	k.a = b.count;
 	k.b = b.msgs;
 	expect_struct(&k, &p, szcls);
@@ -2045,10 +2034,7 @@ static void fuzz_stats(struct ctx *c)
 	usize = pick_usize(c, sizeof(st), &szcls);
 	place(c, &st, sizeof(st), usize, szcls, &p);
 	k.fd = pick_ep_fd(c, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_STATS, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = st.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_STATS, usize), st.flags);
 	expect_struct(&k, &p, szcls);
 	if (p.in_stable && bad)
 		must(&k, EINVAL, " (flags or reserved)");
@@ -2117,10 +2103,7 @@ static void fuzz_notify(struct ctx *c)
 	usize = pick_usize(c, sizeof(n), &szcls);
 	place(c, &n, sizeof(n), usize, szcls, &p);
 	k.fd = pick_ep_fd(c, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_NOTIFY, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = n.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_NOTIFY, usize), n.flags);
 	k.a = (unsigned int)n.signo;
 	k.b = n.value;
 	expect_struct(&k, &p, szcls);
@@ -2218,10 +2201,7 @@ static void fuzz_slot_loan(struct ctx *c)
 	usize = pick_usize(c, sizeof(l), &szcls);
 	place(c, &l, sizeof(l), usize, szcls, &p);
 	k.fd = pick_region_fd(c, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_SLOT_LOAN, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = l.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_SLOT_LOAN, usize), l.flags);
 	k.a = l.timeout_ns;
 	expect_struct(&k, &p, szcls);
 	if (p.in_stable && bad)
@@ -2270,10 +2250,7 @@ static void fuzz_slot_release(struct ctx *c)
 	usize = pick_usize(c, sizeof(r), &szcls);
 	place(c, &r, sizeof(r), usize, szcls, &p);
 	k.fd = held_fd(c, hidx, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_SLOT_RELEASE, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = r.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_SLOT_RELEASE, usize), r.flags);
 	k.a = r.slot;
 	expect_struct(&k, &p, szcls);
 	if (p.in_stable && bad)
@@ -2368,10 +2345,7 @@ static void fuzz_sem(struct ctx *c)
 	usize = pick_usize(c, sizeof(s), &szcls);
 	place(c, &s, sizeof(s), usize, szcls, &p);
 	k.fd = pick_region_fd(c, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_SEM, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = s.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_SEM, usize), s.flags);
 	k.a = (unsigned long long)s.op << 32 | s.index;
 	k.b = s.count;
 	expect_struct(&k, &p, szcls);
@@ -2434,10 +2408,7 @@ static void fuzz_region_info(struct ctx *c)
 	usize = pick_usize(c, sizeof(ri), &szcls);
 	place(c, &ri, sizeof(ri), usize, szcls, &p);
 	k.fd = pick_region_fd(c, &k.slot);
-	k.ioc = ioc_resize(IPCCHAN_IOC_REGION_INFO, usize);
-	k.arg = p.arg;
-	k.pk = p.pk;
-	k.flags = ri.flags;
+	aim(&k, &p, ioc_resize(IPCCHAN_IOC_REGION_INFO, usize), ri.flags);
 	expect_struct(&k, &p, szcls);
 	if (p.in_stable && bad)
 		must(&k, EINVAL, " (flags, pad or reserved)");
