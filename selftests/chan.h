@@ -17,12 +17,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <linux/ipcchan.h>
@@ -452,6 +454,38 @@ static inline int lowest_free_fd(void)
 		return -errno;
 	close(fd);
 	return fd;
+}
+
+/* Files fill_file_table() takes at the most. */
+#define FILL_MAX	1024
+
+/*
+ * In a child, with fs.file-max set just above the files in use: record the
+ * query in *q0, raise RLIMIT_NOFILE to its hard limit, drop to uid 65534
+ * (CAP_SYS_ADMIN would pass the file-max check) and open files until the
+ * system's table is full. Returns the eventfds it holds (*n of them) and
+ * *lowest, the lowest free descriptor; exits the child if any step fails
+ * or the table does not fill (ENFILE) first.
+ */
+static inline int *fill_file_table(int ctl, struct ipcchan_query *q0, int *n,
+				   int *lowest)
+{
+	struct rlimit rl;
+	int *fds, err;
+
+	fds = calloc(FILL_MAX, sizeof(*fds));
+	CHILD_CHECK(fds, "calloc");
+	CHILD_CHECK(chan_query(ctl, q0) == 0, "query");
+	CHILD_CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit");
+	rl.rlim_cur = rl.rlim_max;
+	CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
+	CHILD_CHECK(setresuid(65534, 65534, 65534) == 0, "setresuid: %s",
+		    strerror(errno));
+	*n = fill_files(fds, FILL_MAX, &err);
+	CHILD_CHECK(err == ENFILE, "filling the file table: %d, then %s", *n,
+		    strerror(err));
+	*lowest = lowest_free_fd();
+	return fds;
 }
 
 #define FILE_NR_PATH	"/proc/sys/fs/file-nr"

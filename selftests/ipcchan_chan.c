@@ -2310,8 +2310,6 @@ TEST_F(limits, max_user_bytes_enospc)
 
 /* ---- descriptor limits: nothing created, nothing installed -------------- */
 
-#define FILL_MAX	1024
-
 /* The query's channel counts equal q0's; a message saying which differ. */
 static const char *counts_unchanged(int ctl, const struct ipcchan_query *q0)
 {
@@ -2389,23 +2387,10 @@ TEST_F(limits, create_at_descriptor_limit_emfile)
 static int create_enfile_child(int ctl)
 {
 	struct ipcchan_query q0, q;
-	struct rlimit rl;
-	int *fds, pair[2], n, err, r, lowest, retries = 0;
+	int *fds, pair[2], n, r, lowest, retries = 0;
 	const char *why;
 
-	fds = calloc(FILL_MAX, sizeof(*fds));
-	CHILD_CHECK(fds, "calloc");
-	CHILD_CHECK(chan_query(ctl, &q0) == 0, "query");
-	CHILD_CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit");
-	rl.rlim_cur = rl.rlim_max;
-	CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
-	/* No uid 0 left: no CAP_SYS_ADMIN, which passes the file-max check. */
-	CHILD_CHECK(setresuid(65534, 65534, 65534) == 0, "setresuid: %s",
-		    strerror(errno));
-	n = fill_files(fds, FILL_MAX, &err);
-	CHILD_CHECK(err == ENFILE, "filling the file table: %d, then %s", n,
-		    strerror(err));
-	lowest = lowest_free_fd();
+	fds = fill_file_table(ctl, &q0, &n, &lowest);
 	r = chan_create(ctl, 0, 0, 0, 0, pair);
 	CHILD_CHECK(r == -ENFILE, "create: %d", r);
 	r = chan_create(ctl, IPCCHAN_CREATE_DUPLEX, 0, 0, 0, pair);

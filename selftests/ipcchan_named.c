@@ -1108,8 +1108,6 @@ TEST_F(named, fdinfo_names)
 
 /* ---- descriptor limits: nothing created, nothing installed -------------- */
 
-#define FILL_MAX	1024
-
 /*
  * With no descriptor free below RLIMIT_NOFILE, IPCCHAN_IOC_OPEN fails with
  * -EMFILE before it looks at the name: CREATE makes no channel, and an
@@ -1179,22 +1177,9 @@ TEST_F(named, open_at_descriptor_limit_emfile)
 static int open_enfile_child(int ctl, const char *name, const char *existing)
 {
 	struct ipcchan_query q0, q;
-	struct rlimit rl;
-	int *fds, n, err, fd, lowest;
+	int *fds, n, fd, lowest;
 
-	fds = calloc(FILL_MAX, sizeof(*fds));
-	CHILD_CHECK(fds, "calloc");
-	CHILD_CHECK(chan_query(ctl, &q0) == 0, "query");
-	CHILD_CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit");
-	rl.rlim_cur = rl.rlim_max;
-	CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit");
-	/* No uid 0 left: no CAP_SYS_ADMIN, which passes the file-max check. */
-	CHILD_CHECK(setresuid(65534, 65534, 65534) == 0, "setresuid: %s",
-		    strerror(errno));
-	n = fill_files(fds, FILL_MAX, &err);
-	CHILD_CHECK(err == ENFILE, "filling the file table: %d, then %s", n,
-		    strerror(err));
-	lowest = lowest_free_fd();
+	fds = fill_file_table(ctl, &q0, &n, &lowest);
 	fd = chan_open(ctl, name, CSR | IPCCHAN_OPEN_EXCL, 0600);
 	CHILD_CHECK(fd == -ENFILE, "create: %d", fd);
 	fd = chan_open(ctl, existing, SR, 0);
